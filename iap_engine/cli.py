@@ -1,0 +1,112 @@
+"""The `iap-engine` command line (DESIGN.md section 7)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import SecretStr
+
+from iap_engine import __version__
+from iap_engine.settings import ConfigError, Settings, load_settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return EXIT_CONFIG
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        for line in error.lines:
+            print(f"config error: {line}", file=sys.stderr)
+        return EXIT_CONFIG
+    result: int = args.run(settings, args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iap-engine",
+        description="Self-hosted engine for App Store and Google Play purchases.",
+    )
+    parser.add_argument("--version", action="version", version=f"iap-engine {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        help="TOML configuration file (default: $IAP_ENGINE_CONFIG, else built-in defaults)",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    db = commands.add_parser("db", help="database schema", parents=[common])
+    db_commands = db.add_subparsers(title="db commands", metavar="ACTION", required=True)
+    upgrade = db_commands.add_parser(
+        "upgrade", help="create or migrate the database schema", parents=[common]
+    )
+    upgrade.set_defaults(run=_db_upgrade)
+
+    config = commands.add_parser("config", help="configuration", parents=[common])
+    config_commands = config.add_subparsers(
+        title="config commands", metavar="ACTION", required=True
+    )
+    check = config_commands.add_parser(
+        "check", help="load the configuration and print it (secrets masked)", parents=[common]
+    )
+    check.set_defaults(run=_config_check)
+    return parser
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from iap_engine.persistence.database import create_database_engine
+    from iap_engine.persistence.schema import current_revision, head_revision, upgrade
+
+    engine = create_database_engine(settings.database.url)
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        print(f"database {where} is up to date (revision {after})")
+    else:
+        print(f"database {where} upgraded from {before or 'empty'} to {after}")
+    return EXIT_OK if after == head_revision() else EXIT_FAILED
+
+
+def _config_check(settings: Settings, args: argparse.Namespace) -> int:
+    source = settings.source or "built-in defaults and environment"
+    print(f"configuration loaded from {source}")
+    print(json.dumps(_masked(settings), indent=2, sort_keys=False, default=str))
+    stores = [name for name in ("apple", "google") if getattr(settings, name) is not None]
+    print(f"stores served: {', '.join(stores) if stores else 'none (no [apple] or [google])'}")
+    return EXIT_OK
+
+
+def _masked(settings: Settings) -> dict[str, Any]:
+    def mask(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return "********" if value.get_secret_value() else ""
+        if isinstance(value, dict):
+            return {key: mask(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [mask(item) for item in value]
+        return value
+
+    dumped: dict[str, Any] = mask(settings.model_dump(exclude={"source"}, mode="python"))
+    return dumped
+
+
+if __name__ == "__main__":
+    sys.exit(main())

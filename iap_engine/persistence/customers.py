@@ -1,0 +1,33 @@
+"""App accounts the engine has seen (the only personal data it holds is the id)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, insert, select
+
+from iap_engine.persistence.tables import customers
+
+
+class SqlCustomers:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def ensure(self, app_user_id: str, now: datetime) -> None:
+        if not self.exists(app_user_id):
+            with self._connection.begin_nested():
+                self._connection.execute(
+                    insert(customers).values(app_user_id=app_user_id, created_at=now)
+                )
+
+    def exists(self, app_user_id: str) -> bool:
+        found = self._connection.execute(
+            select(customers.c.app_user_id).where(customers.c.app_user_id == app_user_id)
+        ).first()
+        return found is not None
+
+    def delete(self, app_user_id: str) -> bool:
+        result = self._connection.execute(
+            delete(customers).where(customers.c.app_user_id == app_user_id)
+        )
+        return result.rowcount > 0

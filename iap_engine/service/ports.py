@@ -1,0 +1,96 @@
+"""What the use cases need from the outside world, as small Protocols.
+
+Persistence implements the repositories and the unit of work; `bootstrap.py` wires them.
+Tests use the real SQL implementations on SQLite (fast enough) or fakes with the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from iap_engine.domain import Store, Subscription, TimelineEntry
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware UTC."""
+        ...
+
+
+class Subscriptions(Protocol):
+    def get(self, subscription_id: str) -> Subscription | None: ...
+
+    def by_store_key(self, store: Store, store_key: str) -> Subscription | None: ...
+
+    def by_token(self, store: Store, token: str) -> Subscription | None: ...
+
+    def by_transaction_id(self, transaction_id: str) -> Sequence[Subscription]: ...
+
+    def for_user(self, app_user_id: str) -> Sequence[Subscription]: ...
+
+    def add(self, subscription: Subscription, now: datetime) -> Subscription:
+        """Insert a new subscription; raises `ConcurrentUpdate` if its store key exists."""
+        ...
+
+    def save(self, subscription: Subscription, now: datetime) -> Subscription:
+        """Write changes; raises `ConcurrentUpdate` unless the stored version is unchanged
+        since this subscription was loaded. Returns it with its new version."""
+        ...
+
+    def add_token(
+        self,
+        store: Store,
+        token: str,
+        subscription_id: str,
+        linked_token: str | None,
+        now: datetime,
+    ) -> None: ...
+
+    def tokens(self, subscription_id: str) -> Sequence[str]: ...
+
+
+class Timeline(Protocol):
+    def append(self, entry: TimelineEntry) -> None: ...
+
+    def for_subscription(self, subscription_id: str) -> Sequence[TimelineEntry]: ...
+
+
+class Customers(Protocol):
+    def ensure(self, app_user_id: str, now: datetime) -> None: ...
+
+    def exists(self, app_user_id: str) -> bool: ...
+
+    def delete(self, app_user_id: str) -> bool: ...
+
+
+class AuditLog(Protocol):
+    def record(
+        self, at: datetime, actor: str, action: str, target: str | None, detail: str | None
+    ) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction: rolled back on leaving the block unless committed."""
+
+    subscriptions: Subscriptions
+    timeline: Timeline
+    customers: Customers
+    audit: AuditLog
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, readonly: bool = False) -> UnitOfWork: ...
