@@ -63,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="load the configuration and print it (secrets masked)", parents=[common]
     )
     check.set_defaults(run=_config_check)
+
+    inspect = commands.add_parser(
+        "inspect",
+        help="verify and decode a signed store payload with the configured rules",
+        parents=[common],
+    )
+    inspect.add_argument("store", choices=["apple", "google"])
+    inspect.add_argument("file", metavar="FILE", help="the payload, or - for standard input")
+    inspect.set_defaults(run=_inspect)
     return parser
 
 
@@ -83,6 +92,27 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(f"database {where} upgraded from {before or 'empty'} to {after}")
     return EXIT_OK if after == head_revision() else EXIT_FAILED
+
+
+def _inspect(settings: Settings, args: argparse.Namespace) -> int:
+    """Prints the decoded JSON and exits 0, or the reason code and exits 1."""
+    from pathlib import Path
+
+    if args.file == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(args.file).read_bytes()
+        except OSError as error:
+            print(f"cannot read {args.file}: {error.strerror}", file=sys.stderr)
+            return EXIT_CONFIG
+    if args.store == "apple":
+        from store_adapters.apple.inspect import inspect_payload as inspect_apple
+
+        return inspect_apple(settings, data, sys.stdout)
+    from store_adapters.google.inspect import inspect_payload as inspect_google
+
+    return inspect_google(settings, data, sys.stdout)
 
 
 def _config_check(settings: Settings, args: argparse.Namespace) -> int:
