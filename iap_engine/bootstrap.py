@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TextIO
 
 from sqlalchemy import Engine
 
 from iap_engine.clock import SystemClock
 from iap_engine.domain import Catalog, Product
 from iap_engine.persistence.database import create_database_engine
+from iap_engine.persistence.schema import current_revision, head_revision, upgrade
 from iap_engine.persistence.unit_of_work import SqlUnitOfWorkFactory
 from iap_engine.service.ports import Clock
 from iap_engine.settings import Settings
@@ -48,3 +50,38 @@ def wire(settings: Settings, *, clock: Clock | None = None) -> Wiring:
         clock=clock or SystemClock(),
         catalog=catalog_from(settings),
     )
+
+
+@dataclass(frozen=True)
+class SchemaUpgrade:
+    where: str
+    before: str | None
+    after: str | None
+    head: str | None
+
+
+def upgrade_database(settings: Settings) -> SchemaUpgrade:
+    engine = create_database_engine(settings.database.url)
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    return SchemaUpgrade(
+        where=engine.url.render_as_string(hide_password=True),
+        before=before,
+        after=after,
+        head=head_revision(),
+    )
+
+
+def inspect_payload(store: str, settings: Settings, data: bytes, out: TextIO) -> int:
+    """`iap-engine inspect`: verify and decode with the configured rules; 0 valid, 1 not."""
+    if store == "apple":
+        from store_adapters.apple.inspect import inspect_payload as inspect_apple
+
+        return inspect_apple(settings, data, out)
+    from store_adapters.google.inspect import inspect_payload as inspect_google
+
+    return inspect_google(settings, data, out)

@@ -76,22 +76,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
-    from iap_engine.persistence.database import create_database_engine
-    from iap_engine.persistence.schema import current_revision, head_revision, upgrade
+    from iap_engine.bootstrap import upgrade_database
 
-    engine = create_database_engine(settings.database.url)
-    try:
-        before = current_revision(engine)
-        upgrade(engine)
-        after = current_revision(engine)
-    finally:
-        engine.dispose()
-    where = engine.url.render_as_string(hide_password=True)
-    if before == after:
-        print(f"database {where} is up to date (revision {after})")
+    result = upgrade_database(settings)
+    if result.before == result.after:
+        print(f"database {result.where} is up to date (revision {result.after})")
     else:
-        print(f"database {where} upgraded from {before or 'empty'} to {after}")
-    return EXIT_OK if after == head_revision() else EXIT_FAILED
+        print(
+            f"database {result.where} upgraded from {result.before or 'empty'} to {result.after}"
+        )
+    return EXIT_OK if result.after == result.head else EXIT_FAILED
 
 
 def _inspect(settings: Settings, args: argparse.Namespace) -> int:
@@ -106,13 +100,9 @@ def _inspect(settings: Settings, args: argparse.Namespace) -> int:
         except OSError as error:
             print(f"cannot read {args.file}: {error.strerror}", file=sys.stderr)
             return EXIT_CONFIG
-    if args.store == "apple":
-        from store_adapters.apple.inspect import inspect_payload as inspect_apple
+    from iap_engine.bootstrap import inspect_payload
 
-        return inspect_apple(settings, data, sys.stdout)
-    from store_adapters.google.inspect import inspect_payload as inspect_google
-
-    return inspect_google(settings, data, sys.stdout)
+    return inspect_payload(args.store, settings, data, sys.stdout)
 
 
 def _config_check(settings: Settings, args: argparse.Namespace) -> int:
