@@ -82,9 +82,7 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     if result.before == result.after:
         print(f"database {result.where} is up to date (revision {result.after})")
     else:
-        print(
-            f"database {result.where} upgraded from {result.before or 'empty'} to {result.after}"
-        )
+        print(f"database {result.where} upgraded from {result.before or 'empty'} to {result.after}")
     return EXIT_OK if result.after == result.head else EXIT_FAILED
 
 

@@ -82,6 +82,9 @@ class AuthSettings(_Section):
 
 class EngineSettings(_Section):
     restore_policy: Literal["transfer", "keep_original"] = "transfer"
+    # Extension: Apple appAccountToken / Google obfuscatedExternalAccountId carry the app user
+    # id, so a subscription first seen in a notification is linked to that user at once.
+    link_account_hints: bool = True
 
 
 class ProductSettings(_Section):

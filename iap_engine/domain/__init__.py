@@ -3,6 +3,7 @@
 Imports the standard library only; every function that needs the time takes it as an argument.
 """
 
+from iap_engine.domain.delivery import Delivery, DeliveryStatus
 from iap_engine.domain.entitlement import (
     Access,
     Catalog,
@@ -51,6 +52,8 @@ __all__ = [
     "Anomaly",
     "Applied",
     "Catalog",
+    "Delivery",
+    "DeliveryStatus",
     "Environment",
     "EventKind",
     "ExpirationReason",

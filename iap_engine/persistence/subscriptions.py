@@ -82,6 +82,24 @@ class SqlSubscriptions:
         )
         return [row.token for row in rows]
 
+    def current_token(self, subscription_id: str) -> str | None:
+        rows = self._connection.execute(
+            select(subscription_tokens.c.token, subscription_tokens.c.linked_token)
+            .where(subscription_tokens.c.subscription_id == subscription_id)
+            .order_by(subscription_tokens.c.created_at, subscription_tokens.c.token)
+        ).all()
+        replaced = {row.linked_token for row in rows if row.linked_token}
+        newest = [row.token for row in rows if row.token not in replaced]
+        return newest[-1] if newest else None
+
+    def request_check(self, subscription_id: str, at: datetime) -> None:
+        self._connection.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == subscription_id)
+            .where((subscriptions.c.next_check_at.is_(None)) | (subscriptions.c.next_check_at > at))
+            .values(next_check_at=at)
+        )
+
     def _load(self, condition: Any) -> list[Subscription]:
         rows = self._connection.execute(
             select(subscriptions).where(condition).order_by(subscriptions.c.created_at)

@@ -87,9 +87,12 @@ subscriptions = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # When reconciliation should fetch the store's state next (an anomaly asks for "now").
+    Column("next_check_at", UTCDateTime),
     UniqueConstraint("store", "store_key"),
     Index(None, "app_user_id"),
     Index(None, "expires_at"),
+    Index(None, "next_check_at"),
 )
 
 # Every purchase token of a Google linkedPurchaseToken chain points at its one subscription.

@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from iap_engine.persistence.audit import SqlAuditLog
 from iap_engine.persistence.customers import SqlCustomers
+from iap_engine.persistence.inbox import SqlInbox
 from iap_engine.persistence.subscriptions import SqlSubscriptions
 from iap_engine.persistence.timeline import SqlTimeline
 from iap_engine.service.errors import ConcurrentUpdate
@@ -17,6 +18,7 @@ from iap_engine.service.errors import ConcurrentUpdate
 
 class SqlUnitOfWork:
     subscriptions: SqlSubscriptions
+    inbox: SqlInbox
     timeline: SqlTimeline
     customers: SqlCustomers
     audit: SqlAuditLog
@@ -43,6 +45,7 @@ class SqlUnitOfWork:
             raise
         self._connection = connection
         self.subscriptions = SqlSubscriptions(connection)
+        self.inbox = SqlInbox(connection)
         self.timeline = SqlTimeline(connection)
         self.customers = SqlCustomers(connection)
         self.audit = SqlAuditLog(connection)

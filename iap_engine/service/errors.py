@@ -59,3 +59,18 @@ class StoreRejected(ServiceError):
 
 class StoreUnavailable(ServiceError):
     code = "store_unavailable"
+
+
+class DeliveryRejected(StoreRejected):
+    """A store delivery that must not touch any subscription.
+
+    `authentication` is true when the delivery could not be proven to come from the store
+    (bad signature, chain or token: answered 401), false when it is well-signed but unusable
+    (malformed, another app, a refused environment: answered 400).
+    """
+
+    code = "delivery_rejected"
+
+    def __init__(self, reason: str, message: str, *, authentication: bool) -> None:
+        self.authentication = authentication
+        super().__init__(reason, message)

@@ -11,7 +11,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from iap_engine.domain import Store, Subscription, TimelineEntry
+from iap_engine.domain import Delivery, DeliveryStatus, Store, Subscription, TimelineEntry
 
 
 class Clock(Protocol):
@@ -51,6 +51,40 @@ class Subscriptions(Protocol):
 
     def tokens(self, subscription_id: str) -> Sequence[str]: ...
 
+    def current_token(self, subscription_id: str) -> str | None:
+        """The newest token of a linked chain: the one no other token replaced."""
+        ...
+
+    def request_check(self, subscription_id: str, at: datetime) -> None:
+        """Ask reconciliation to fetch this subscription's state from the store at `at`."""
+        ...
+
+
+class Inbox(Protocol):
+    def record(
+        self, store: Store, delivery_id: str, body: bytes, received_at: datetime
+    ) -> tuple[Delivery, bool]: ...
+
+    def get(self, inbox_id: int, *, lock: bool = False) -> Delivery | None: ...
+
+    def finish(
+        self,
+        inbox_id: int,
+        status: DeliveryStatus,
+        now: datetime,
+        *,
+        subscription_id: str | None = None,
+        error: str | None = None,
+    ) -> None: ...
+
+    def retry_later(
+        self, inbox_id: int, error: str, next_attempt_at: datetime | None, *, dead: bool = False
+    ) -> None: ...
+
+    def unfinished(
+        self, *, due_at: datetime | None = None, include_dead: bool = False, limit: int = 500
+    ) -> Sequence[Delivery]: ...
+
 
 class Timeline(Protocol):
     def append(self, entry: TimelineEntry) -> None: ...
@@ -76,6 +110,7 @@ class UnitOfWork(Protocol):
     """One database transaction: rolled back on leaving the block unless committed."""
 
     subscriptions: Subscriptions
+    inbox: Inbox
     timeline: Timeline
     customers: Customers
     audit: AuditLog
