@@ -33,7 +33,9 @@ class FakeReader:
         try:
             ref = json.loads(body)["ref"]
         except (ValueError, KeyError, TypeError):
-            raise DeliveryRejected("malformed", "not a notification", authentication=False) from None
+            raise DeliveryRejected(
+                "malformed", "not a notification", authentication=False
+            ) from None
         if ref == "forged":
             raise DeliveryRejected("invalid_signature", "bad signature", authentication=True)
         if ref == "down":

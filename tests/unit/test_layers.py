@@ -62,34 +62,44 @@ def violations(packages: tuple[str, ...], allowed) -> list[str]:
 
 
 def test_the_domain_imports_the_standard_library_only() -> None:
-    assert violations(
-        ("iap_engine.domain",),
-        lambda _m, name: top(name) in STDLIB or within(name, "iap_engine.domain"),
-    ) == []
+    assert (
+        violations(
+            ("iap_engine.domain",),
+            lambda _m, name: top(name) in STDLIB or within(name, "iap_engine.domain"),
+        )
+        == []
+    )
 
 
 def test_use_cases_import_the_domain_and_the_standard_library_only() -> None:
-    assert violations(
-        ("iap_engine.service",),
-        lambda _m, name: top(name) in STDLIB
-        or within(name, "iap_engine.domain", "iap_engine.service"),
-    ) == []
+    assert (
+        violations(
+            ("iap_engine.service",),
+            lambda _m, name: (
+                top(name) in STDLIB or within(name, "iap_engine.domain", "iap_engine.service")
+            ),
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("package", ["iap_engine.persistence", "store_adapters"])
 def test_adapters_depend_inwards(package: str) -> None:
     outward = ("iap_engine.api", "iap_engine.cli", "iap_engine.bootstrap", "jobs", "store_emulator")
-    other_adapter = "store_adapters" if package == "iap_engine.persistence" else "iap_engine.persistence"
-    assert violations(
-        (package,), lambda _m, name: not within(name, *outward, other_adapter)
-    ) == []
+    other_adapter = (
+        "store_adapters" if package == "iap_engine.persistence" else "iap_engine.persistence"
+    )
+    assert violations((package,), lambda _m, name: not within(name, *outward, other_adapter)) == []
 
 
 def test_the_emulator_imports_nothing_of_the_engine() -> None:
-    assert violations(
-        ("store_emulator",),
-        lambda _m, name: not within(name, "iap_engine", "store_adapters", "jobs"),
-    ) == []
+    assert (
+        violations(
+            ("store_emulator",),
+            lambda _m, name: not within(name, "iap_engine", "store_adapters", "jobs"),
+        )
+        == []
+    )
 
 
 def test_only_bootstrap_wires_concrete_adapters() -> None:

@@ -56,8 +56,11 @@ def fake_google() -> FakeGoogle:
 
 @pytest.fixture
 def make_client(
-    engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: ManualClock,
-    fake_apple: FakeApple, fake_google: FakeGoogle,
+    engine: Engine,
+    uow_factory: SqlUnitOfWorkFactory,
+    clock: ManualClock,
+    fake_apple: FakeApple,
+    fake_google: FakeGoogle,
 ) -> Iterator:
     clients = []
 

@@ -86,7 +86,9 @@ def test_bodies_over_the_cap_get_413(client: TestClient) -> None:
 
 
 def test_validation_errors_name_the_field(client: TestClient) -> None:
-    missing = client.post("/v1/purchases/apple", json={"transaction_id": "1"}, headers=headers("service"))
+    missing = client.post(
+        "/v1/purchases/apple", json={"transaction_id": "1"}, headers=headers("service")
+    )
     assert_error(missing, 422, "invalid_request")
     assert "app_user_id" in missing.json()["error"]["message"]
     two = client.post(

@@ -64,16 +64,19 @@ def test_a_delivery_is_stored_merged_and_deduplicated(
     found = client.get("/v1/lookup?q=2000009-2", headers=headers("support")).json()
     assert found["subscriptions"][0]["app_user_id"] == "u-7"
     assert sorted(e["kind"] for e in found["subscriptions"][0]["events"]) == ["linked", "renewed"]
-    assert "iap_deliveries_total{store=\"app_store\",outcome=\"processed\"} 1" in client.get(
-        "/metrics"
-    ).text
+    assert (
+        'iap_deliveries_total{store="app_store",outcome="processed"} 1'
+        in client.get("/metrics").text
+    )
 
 
 def test_a_forgery_is_401_recorded_as_rejected_and_touches_nothing(
     client: TestClient, fake_apple: FakeApple, engine: Engine
 ) -> None:
     fake_apple.notifications.outcomes["renew"] = renewal
-    forged = client.post("/v1/notifications/apple", content=json.dumps({"id": "uuid-2", "ref": "forged"}))
+    forged = client.post(
+        "/v1/notifications/apple", content=json.dumps({"id": "uuid-2", "ref": "forged"})
+    )
     assert forged.status_code == 401
     assert forged.json()["error"]["code"] == "invalid_signature"
     malformed = client.post("/v1/notifications/apple", content=b"garbage")
@@ -83,7 +86,9 @@ def test_a_forgery_is_401_recorded_as_rejected_and_touches_nothing(
     assert rows[0] == ("uuid-2", "rejected")
     assert rows[1][1] == "rejected" and rows[1][0].startswith("sha256:")
     # The genuine delivery under the id a forgery claimed first is still processed.
-    genuine = client.post("/v1/notifications/apple", content=json.dumps({"id": "uuid-2", "ref": "renew"}))
+    genuine = client.post(
+        "/v1/notifications/apple", content=json.dumps({"id": "uuid-2", "ref": "renew"})
+    )
     assert genuine.status_code == 200
     assert genuine.json()["result"] == "processed"
     assert subscription_count(engine) == 1

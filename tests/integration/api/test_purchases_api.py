@@ -67,9 +67,10 @@ def test_transfer_moves_a_restored_purchase(client: TestClient, fake_apple: Fake
     assert moved["app_user_id"] == "u-2"
     assert moved["events"][-1]["kind"] == "transferred"
     assert "u-1" not in str(moved["events"])
-    assert client.get("/v1/users/u-1/entitlements", headers=headers("service")).json()[
-        "entitlements"
-    ] == []
+    assert (
+        client.get("/v1/users/u-1/entitlements", headers=headers("service")).json()["entitlements"]
+        == []
+    )
 
 
 def test_keep_original_refuses_with_409(make_client, fake_apple: FakeApple) -> None:

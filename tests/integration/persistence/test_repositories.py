@@ -54,8 +54,12 @@ def test_saving_writes_new_and_changed_facts(uow_factory: SqlUnitOfWorkFactory) 
         event(
             EventKind.EXPIRED,
             at(31),
-            state(Status.EXPIRED, at(30), auto_renew=False,
-                  expiration_reason=ExpirationReason.VOLUNTARY),
+            state(
+                Status.EXPIRED,
+                at(30),
+                auto_renew=False,
+                expiration_reason=ExpirationReason.VOLUNTARY,
+            ),
             periods=(period("t-1", at(0), at(30), as_of=at(31)), period("t-2", at(30), at(30.5))),
             revocations=(revocation("t-2", at(31)),),
         ),

@@ -92,7 +92,9 @@ def test_environment_variables_override_the_file(tmp_path: Path) -> None:
             "apple.bundle_id: required key is missing",
         ),
         (
-            lambda t: t.replace('pubsub_audience = "https://iap.example.com/v1/notifications/google"\n', ""),
+            lambda t: t.replace(
+                'pubsub_audience = "https://iap.example.com/v1/notifications/google"\n', ""
+            ),
             "google.pubsub_audience: required key is missing",
         ),
         (
@@ -108,7 +110,9 @@ def test_environment_variables_override_the_file(tmp_path: Path) -> None:
             'products."com.example.premium.monthly".type: expected one of',
         ),
         (
-            lambda t: t.replace("5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8", "password"),
+            lambda t: t.replace(
+                "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8", "password"
+            ),
             "auth.api_keys[0].sha256: expected the 64-character hex SHA-256 of the key",
         ),
         (
@@ -150,7 +154,9 @@ def test_invalid_toml_names_the_file_and_line(tmp_path: Path) -> None:
 
 
 def test_a_missing_file_says_so(tmp_path: Path) -> None:
-    assert errors(tmp_path / "nope.toml") == [f"config file {tmp_path / 'nope.toml'} does not exist"]
+    assert errors(tmp_path / "nope.toml") == [
+        f"config file {tmp_path / 'nope.toml'} does not exist"
+    ]
 
 
 def test_several_mistakes_give_one_line_each(tmp_path: Path) -> None:
@@ -169,6 +175,14 @@ def test_the_example_config_documents_a_valid_configuration() -> None:
     assert settings.apple is not None and settings.google is not None
     # Every section of DESIGN.md section 5 is present in the example.
     text = example.read_text(encoding="utf-8")
-    for section in ("[database]", "[server]", "[[auth.api_keys]]", "[engine]", "[products.",
-                    "[apple]", "[google]", "[jobs]"):
+    for section in (
+        "[database]",
+        "[server]",
+        "[[auth.api_keys]]",
+        "[engine]",
+        "[products.",
+        "[apple]",
+        "[google]",
+        "[jobs]",
+    ):
         assert section in text

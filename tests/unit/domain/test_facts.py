@@ -9,7 +9,10 @@ from tests.support.builders import at, event, new_subscription, period, revocati
 def test_a_refund_applies_even_before_the_period_it_refunds_arrives() -> None:
     refund = event(EventKind.REFUNDED, at(10), revocations=(revocation("t-2", at(10)),))
     renewal = event(
-        EventKind.RENEWED, at(3), state(Status.ACTIVE, at(60)), periods=(period("t-2", at(30), at(60)),)
+        EventKind.RENEWED,
+        at(3),
+        state(Status.ACTIVE, at(60)),
+        periods=(period("t-2", at(30), at(60)),),
     )
     refund_first = apply(apply(new_subscription(), refund).subscription, renewal).subscription
     renewal_first = apply(apply(new_subscription(), renewal).subscription, refund).subscription

@@ -78,13 +78,32 @@ def test_apply_follows_the_table(status: Status, kind: EventKind) -> None:
         (Status.GRACE_PERIOD, EventKind.RECOVERED, {Status.ACTIVE}),
         (Status.BILLING_RETRY, EventKind.RECOVERED, {Status.ACTIVE}),
         (Status.ACTIVE, EventKind.GRACE_PERIOD_STARTED, {Status.GRACE_PERIOD}),
-        (Status.GRACE_PERIOD, EventKind.GRACE_PERIOD_EXPIRED, {Status.BILLING_RETRY, Status.EXPIRED}),
+        (
+            Status.GRACE_PERIOD,
+            EventKind.GRACE_PERIOD_EXPIRED,
+            {Status.BILLING_RETRY, Status.EXPIRED},
+        ),
         (Status.ACTIVE, EventKind.AUTO_RENEW_DISABLED, {Status.ACTIVE}),
         (Status.ACTIVE, EventKind.PAUSED, {Status.PAUSED}),
-        (Status.PAUSED, EventKind.RESUMED, {Status.ACTIVE, Status.GRACE_PERIOD, Status.BILLING_RETRY}),
+        (
+            Status.PAUSED,
+            EventKind.RESUMED,
+            {Status.ACTIVE, Status.GRACE_PERIOD, Status.BILLING_RETRY},
+        ),
         (Status.PENDING, EventKind.PENDING_CANCELED, {Status.EXPIRED}),
         (Status.ACTIVE, EventKind.REFUNDED, {Status.ACTIVE, Status.REVOKED, Status.EXPIRED}),
-        (Status.REVOKED, EventKind.REFUND_REVERSED, {Status.REVOKED, Status.ACTIVE, Status.GRACE_PERIOD, Status.BILLING_RETRY, Status.PAUSED, Status.EXPIRED}),
+        (
+            Status.REVOKED,
+            EventKind.REFUND_REVERSED,
+            {
+                Status.REVOKED,
+                Status.ACTIVE,
+                Status.GRACE_PERIOD,
+                Status.BILLING_RETRY,
+                Status.PAUSED,
+                Status.EXPIRED,
+            },
+        ),
     ],
 )
 def test_the_lifecycle_reads_as_the_stores_behave(
