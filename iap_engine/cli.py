@@ -64,6 +64,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=_config_check)
 
+    serve = commands.add_parser("serve", help="serve the HTTP API", parents=[common])
+    serve.add_argument("--host", help="listen address (default: server.host)")
+    serve.add_argument("--port", type=int, help="listen port (default: server.port)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes (PostgreSQL, or SQLite with care)"
+    )
+    serve.set_defaults(run=_serve)
+
+    status = commands.add_parser(
+        "status",
+        help="support look-up: subscriptions, entitlements and recent history",
+        parents=[common],
+    )
+    status.add_argument(
+        "query",
+        metavar="QUERY",
+        help="app user id, transaction or original transaction id, order id or purchase token",
+    )
+    status.add_argument("--at", metavar="ISO", help="entitlements at this instant (default: now)")
+    status.add_argument("--json", action="store_true", help="print the look-up answer as JSON")
+    status.set_defaults(run=_status)
+
+    replay = commands.add_parser(
+        "replay",
+        help="process stored deliveries that are not finished (crash, store outage)",
+        parents=[common],
+    )
+    replay.add_argument(
+        "--failed",
+        action="store_true",
+        help="also retry deliveries that were given up (dead) or rejected",
+    )
+    replay.set_defaults(run=_replay)
+
     inspect = commands.add_parser(
         "inspect",
         help="verify and decode a signed store payload with the configured rules",
@@ -84,6 +118,92 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(f"database {result.where} upgraded from {result.before or 'empty'} to {result.after}")
     return EXIT_OK if result.after == result.head else EXIT_FAILED
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from iap_engine import logs
+
+    logs.configure()
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    if args.workers > 1:
+        # Each worker process builds its own app from the same configuration.
+        if settings.source is not None:
+            os.environ["IAP_ENGINE_CONFIG"] = str(settings.source)
+        uvicorn.run(
+            "iap_engine.bootstrap:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+        )
+        return EXIT_OK
+    from iap_engine.bootstrap import build_app, wire
+
+    wiring = wire(settings)
+    try:
+        uvicorn.run(build_app(wiring), host=host, port=port, log_config=None, access_log=False)
+    finally:
+        wiring.close()
+    return EXIT_OK
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    from iap_engine.api import views
+    from iap_engine.api.errors import ApiError
+    from iap_engine.api.routes.users import parse_instant
+    from iap_engine.bootstrap import wire
+    from iap_engine.report import render_status
+    from iap_engine.service.lookup import look_up
+
+    try:
+        at = parse_instant(args.at)
+    except ApiError as error:
+        print(error.message, file=sys.stderr)
+        return EXIT_CONFIG
+    wiring = wire(settings)
+    try:
+        orders = wiring.apple.original_ids_for_order if wiring.apple is not None else None
+        result = look_up(
+            wiring.uow_factory, wiring.clock, wiring.catalog, args.query, apple_orders=orders
+        )
+        if args.json:
+            print(json.dumps(views.look_up(result), indent=2))
+        else:
+            print(render_status(result, wiring.catalog, at or wiring.clock.now()))
+    finally:
+        wiring.close()
+    return EXIT_OK if result.views else EXIT_FAILED
+
+
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from iap_engine.bootstrap import wire
+    from iap_engine.service.replay import replay_deliveries
+
+    wiring = wire(settings)
+    try:
+        summary = replay_deliveries(
+            wiring.uow_factory,
+            wiring.clock,
+            wiring.catalog,
+            wiring.readers(),
+            include_given_up=args.failed,
+            link_account_hints=settings.engine.link_account_hints,
+        )
+    finally:
+        wiring.close()
+    counts = ", ".join(f"{n} {result}" for result, n in sorted(summary.counts.items())) or "none"
+    print(f"replayed {summary.total} deliveries: {counts}")
+    for store in sorted(summary.unserved):
+        section = "apple" if store == "app_store" else "google"
+        print(f"  {store} deliveries skipped: the [{section}] section is not configured")
+    return EXIT_OK if summary.complete else EXIT_FAILED
 
 
 def _inspect(settings: Settings, args: argparse.Namespace) -> int:

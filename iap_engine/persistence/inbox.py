@@ -87,20 +87,32 @@ class SqlInbox:
             )
         )
 
-    def unfinished(
-        self, *, due_at: datetime | None = None, include_dead: bool = False, limit: int = 500
+    def pending(
+        self,
+        statuses: Sequence[DeliveryStatus],
+        *,
+        due_at: datetime | None = None,
+        after_id: int = 0,
+        limit: int = 500,
     ) -> Sequence[Delivery]:
-        """Deliveries not yet processed, oldest first (`due_at`: only those due by then)."""
-        statuses = [DeliveryStatus.RECEIVED.value, DeliveryStatus.FAILED.value]
-        if include_dead:
-            statuses.append(DeliveryStatus.DEAD.value)
-        query = select(inbox).where(inbox.c.status.in_(statuses))
+        """Deliveries in these statuses, oldest first (`due_at`: only those due by then)."""
+        query = select(inbox).where(
+            inbox.c.status.in_([s.value for s in statuses]), inbox.c.id > after_id
+        )
         if due_at is not None:
             query = query.where(
                 or_(inbox.c.next_attempt_at.is_(None), inbox.c.next_attempt_at <= due_at)
             )
         rows = self._connection.execute(query.order_by(inbox.c.id).limit(limit))
         return [_delivery(row) for row in rows]
+
+    def reopen(self, inbox_id: int) -> None:
+        """Make a rejected or dead delivery processable again (`replay --failed`)."""
+        self._connection.execute(
+            update(inbox)
+            .where(inbox.c.id == inbox_id)
+            .values(status=DeliveryStatus.RECEIVED.value, next_attempt_at=None)
+        )
 
 
 def _delivery(row: Row[Any]) -> Delivery:

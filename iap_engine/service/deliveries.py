@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -182,13 +182,6 @@ def process(
     if ingested.result is not Result.DUPLICATE:
         run_follow_ups(read.follow_ups)
     return ingested
-
-
-def pending_deliveries(
-    uow_factory: UnitOfWorkFactory, *, due_at: datetime | None, include_dead: bool, limit: int
-) -> Sequence[Delivery]:
-    with uow_factory(readonly=True) as uow:
-        return uow.inbox.unfinished(due_at=due_at, include_dead=include_dead, limit=limit)
 
 
 def _store_raw(

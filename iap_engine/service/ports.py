@@ -81,9 +81,16 @@ class Inbox(Protocol):
         self, inbox_id: int, error: str, next_attempt_at: datetime | None, *, dead: bool = False
     ) -> None: ...
 
-    def unfinished(
-        self, *, due_at: datetime | None = None, include_dead: bool = False, limit: int = 500
+    def pending(
+        self,
+        statuses: Sequence[DeliveryStatus],
+        *,
+        due_at: datetime | None = None,
+        after_id: int = 0,
+        limit: int = 500,
     ) -> Sequence[Delivery]: ...
+
+    def reopen(self, inbox_id: int) -> None: ...
 
 
 class Timeline(Protocol):
@@ -109,11 +116,21 @@ class AuditLog(Protocol):
 class UnitOfWork(Protocol):
     """One database transaction: rolled back on leaving the block unless committed."""
 
-    subscriptions: Subscriptions
-    inbox: Inbox
-    timeline: Timeline
-    customers: Customers
-    audit: AuditLog
+    # Read-only members, so an implementation may hold more specific repositories.
+    @property
+    def subscriptions(self) -> Subscriptions: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+    @property
+    def timeline(self) -> Timeline: ...
+
+    @property
+    def customers(self) -> Customers: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
 
     def __enter__(self) -> Self: ...
 

@@ -36,11 +36,13 @@ class FakeReader:
             raise DeliveryRejected(
                 "malformed", "not a notification", authentication=False
             ) from None
+        if ref in self.outcomes:
+            return self.outcomes[ref]()
         if ref == "forged":
             raise DeliveryRejected("invalid_signature", "bad signature", authentication=True)
         if ref == "down":
             raise StoreUnavailable("store is down")
-        return self.outcomes[ref]()
+        raise DeliveryRejected("malformed", f"unknown notification {ref}", authentication=False)
 
 
 @dataclass
