@@ -99,9 +99,9 @@ def _google(
 ) -> GoogleGateway | None:
     if settings.google is None:
         return None
-    from store_adapters.google.gateway import build_google_gateway
+    from store_adapters.google.factory import google_adapter
 
-    return build_google_gateway(settings.google, clock=clock, session=session, metrics=metrics)
+    return google_adapter(settings.google, session, clock)
 
 
 def build_app(wiring: Wiring) -> FastAPI:

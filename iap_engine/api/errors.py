@@ -47,14 +47,17 @@ def _status_of(error: ServiceError) -> int:
         return 401 if error.authentication else 400
     if isinstance(error, StoreRejected):
         return 401 if error.reason in AUTHENTICATION_REASONS else 422
-    return {
-        InvalidInput: 422,
-        NotFound: 404,
-        Conflict: 409,
-        NotConfigured: 501,
-        StoreUnavailable: 503,
-        ConcurrentUpdate: 503,
-    }.get(type(error), 500)
+    for kind, status in (
+        (InvalidInput, 422),
+        (NotFound, 404),
+        (Conflict, 409),
+        (NotConfigured, 501),
+        (StoreUnavailable, 503),
+        (ConcurrentUpdate, 503),
+    ):
+        if isinstance(error, kind):
+            return status
+    return 500
 
 
 # Store rejections that mean "this is not signed by the store" rather than "not valid".

@@ -73,7 +73,8 @@ _EXPECTED: dict[EventKind, dict[Status, frozenset[Status] | str]] = {
         for s in (S.PENDING, S.ACTIVE, S.GRACE_PERIOD, S.BILLING_RETRY, S.EXPIRED, S.REVOKED)
     },
     K.RENEWED: {s: frozenset({S.ACTIVE}) for s in (*_LIVE, S.REVOKED)},
-    K.RECOVERED: {s: frozenset({S.ACTIVE}) for s in (S.GRACE_PERIOD, S.BILLING_RETRY)},
+    # Google also reports a paused subscription's resumption as a recovery.
+    K.RECOVERED: {s: frozenset({S.ACTIVE}) for s in (S.GRACE_PERIOD, S.BILLING_RETRY, S.PAUSED)},
     K.RENEWAL_FAILED: {
         S.ACTIVE: frozenset({S.BILLING_RETRY, S.GRACE_PERIOD}),
         S.GRACE_PERIOD: frozenset({S.BILLING_RETRY, S.GRACE_PERIOD}),

@@ -1,0 +1,1 @@
+"""Store adapters: everything the engine knows about each store lives in its package."""
