@@ -25,7 +25,7 @@ SAMPLES = ("apple", "real-signed", "session-pro-backend")
 ORIGINAL = "2000001024993299"
 REFUNDED = "2000001032604840"
 USER = "session-user"
-KEYS = {"service": "svc-e2e-key", "support": "support-e2e-key"}
+KEYS = {"service": "svc-e2e-key", "support": "support-e2e-key", "admin": "admin-e2e-key"}
 
 
 def notification_names() -> list[str]:
