@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import requests
 from fastapi import FastAPI
@@ -17,9 +20,18 @@ from iap_engine.persistence.database import create_database_engine
 from iap_engine.persistence.schema import current_revision, head_revision, upgrade
 from iap_engine.persistence.unit_of_work import SqlUnitOfWorkFactory
 from iap_engine.service.deliveries import NotificationReader
+from iap_engine.service.policy import Policy
 from iap_engine.service.ports import Clock
-from iap_engine.service.stores import AppleGateway, GoogleGateway
+from iap_engine.service.stores import AppleGateway, GoogleGateway, HistorySource, StateSource
 from iap_engine.settings import Settings
+
+if TYPE_CHECKING:
+    from jobs.tasks import Tasks
+
+
+def worker_name() -> str:
+    """Unique per process: leases name the worker that holds them."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass
@@ -29,9 +41,13 @@ class Wiring:
     uow_factory: SqlUnitOfWorkFactory
     clock: Clock
     catalog: Catalog
+    policy: Policy
     metrics: Metrics
     apple: AppleGateway | None
     google: GoogleGateway | None
+    # What reconciliation asks each store (present when its API credentials are configured).
+    state_sources: dict[Store, StateSource]
+    history_sources: tuple[HistorySource, ...]
 
     def readers(self) -> dict[Store, NotificationReader]:
         found: dict[Store, NotificationReader] = {}
@@ -40,6 +56,28 @@ class Wiring:
         if self.google is not None:
             found[Store.PLAY_STORE] = self.google.notifications
         return found
+
+    def tasks(self, worker: str | None = None) -> Tasks:
+        """The reconciliation tasks (wire with `limited=True` to cap store calls)."""
+        from jobs.tasks import JobSettings
+        from jobs.tasks import Tasks as JobTasks
+
+        jobs = self.settings.jobs
+        return JobTasks(
+            uow_factory=self.uow_factory,
+            clock=self.clock,
+            catalog=self.catalog,
+            states=self.state_sources,
+            histories=self.history_sources,
+            readers=self.readers(),
+            policy=self.policy,
+            settings=JobSettings(
+                batch_size=jobs.batch_size,
+                lease=timedelta(seconds=jobs.lease_seconds),
+                concurrency=jobs.store_concurrency,
+            ),
+            worker=worker or worker_name(),
+        )
 
     def check_database(self) -> None:
         with self.engine.connect() as connection:
@@ -61,47 +99,93 @@ def catalog_from(settings: Settings) -> Catalog:
     )
 
 
+def store_session(rate: float | None = None, concurrency: int = 16) -> requests.Session:
+    """The HTTP session a store's calls go through; with `rate`, every request (retries and
+    token refreshes included) stays within `rate` per second and `concurrency` in flight.
+
+    requests looks up proxy settings in the environment on every call (a noticeable cost at
+    reconciliation rates); with no proxy configured there is nothing to look up.
+    """
+    from jobs.limits import LimitedSession, TokenBucket
+
+    session = (
+        LimitedSession(TokenBucket(rate), concurrency) if rate is not None else requests.Session()
+    )
+    if not any(name.lower().endswith("_proxy") for name in os.environ):
+        session.trust_env = False
+    return session
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        restore=settings.engine.restore_policy,
+        link_account_hints=settings.engine.link_account_hints,
+        recheck_window=timedelta(days=settings.jobs.recheck_window_days),
+    )
+
+
 def wire(
     settings: Settings,
     *,
     clock: Clock | None = None,
     session: requests.Session | None = None,
+    limited: bool = False,
 ) -> Wiring:
-    """Everything the engine runs on, from configuration. Opens no connection yet."""
-    engine = create_database_engine(settings.database.url)
+    """Everything the engine runs on, from configuration. Opens no connection yet.
+
+    `limited`: hold each store's calls to the `[jobs]` rates and concurrency (the worker);
+    `session`: one session for both stores instead (tests inject theirs).
+    """
+    engine = create_database_engine(settings.database.url, background_checkpoints=True)
     clock = clock or SystemClock()
     metrics = Metrics()
-    session = session or requests.Session()
+    jobs = settings.jobs
+    apple_session = session or store_session(
+        jobs.apple_requests_per_second if limited else None, jobs.store_concurrency
+    )
+    google_session = session or store_session(
+        jobs.google_requests_per_second if limited else None, jobs.store_concurrency
+    )
+    states: dict[Store, StateSource] = {}
+    histories: list[HistorySource] = []
+    apple: AppleGateway | None = None
+    google: GoogleGateway | None = None
+    if settings.apple is not None:
+        from store_adapters.apple.gateway import build_apple_gateway
+        from store_adapters.apple.reconcile import AppleNotificationHistory, AppleStateSource
+
+        apple_gateway = build_apple_gateway(
+            settings.apple, clock=clock, session=apple_session, metrics=metrics
+        )
+        apple = apple_gateway
+        if apple_gateway.has_api:
+            states[Store.APP_STORE] = AppleStateSource(apple_gateway)
+            histories += [
+                AppleNotificationHistory(apple_gateway, environment)
+                for environment in apple_gateway.environments
+            ]
+    if settings.google is not None:
+        from store_adapters.google.factory import google_adapter
+        from store_adapters.google.reconcile import GoogleStateSource, GoogleVoidedPurchases
+
+        google_play = google_adapter(settings.google, google_session, clock)
+        google = google_play
+        if google_play.gateway is not None:
+            states[Store.PLAY_STORE] = GoogleStateSource(google_play.gateway)
+            histories.append(GoogleVoidedPurchases(google_play.gateway))
     return Wiring(
         settings=settings,
         engine=engine,
         uow_factory=SqlUnitOfWorkFactory(engine),
         clock=clock,
         catalog=catalog_from(settings),
+        policy=policy_from(settings),
         metrics=metrics,
-        apple=_apple(settings, clock, session, metrics),
-        google=_google(settings, clock, session, metrics),
+        apple=apple,
+        google=google,
+        state_sources=states,
+        history_sources=tuple(histories),
     )
-
-
-def _apple(
-    settings: Settings, clock: Clock, session: requests.Session, metrics: Metrics
-) -> AppleGateway | None:
-    if settings.apple is None:
-        return None
-    from store_adapters.apple.gateway import build_apple_gateway
-
-    return build_apple_gateway(settings.apple, clock=clock, session=session, metrics=metrics)
-
-
-def _google(
-    settings: Settings, clock: Clock, session: requests.Session, metrics: Metrics
-) -> GoogleGateway | None:
-    if settings.google is None:
-        return None
-    from store_adapters.google.factory import google_adapter
-
-    return google_adapter(settings.google, session, clock)
 
 
 def build_app(wiring: Wiring) -> FastAPI:
@@ -114,6 +198,7 @@ def build_app(wiring: Wiring) -> FastAPI:
             uow_factory=wiring.uow_factory,
             clock=wiring.clock,
             catalog=wiring.catalog,
+            policy=wiring.policy,
             metrics=wiring.metrics,
             apple=wiring.apple,
             google=wiring.google,

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -80,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument(
         "query",
         metavar="QUERY",
-        help="app user id, transaction or original transaction id, order id or purchase token",
+        help="app user id, transaction or original transaction id, order id or purchase token"
+        " (put -- before a token that starts with -)",
     )
     status.add_argument("--at", metavar="ISO", help="entitlements at this instant (default: now)")
     status.add_argument("--json", action="store_true", help="print the look-up answer as JSON")
@@ -97,6 +99,41 @@ def _parser() -> argparse.ArgumentParser:
         help="also retry deliveries that were given up (dead) or rejected",
     )
     replay.set_defaults(run=_replay)
+
+    worker = commands.add_parser(
+        "worker", help="run the reconciliation jobs on their schedules", parents=[common]
+    )
+    worker.set_defaults(run=_worker)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="reconcile with the stores now (for cron and tests)", parents=[common]
+    )
+    reconcile.add_argument(
+        "--once",
+        action="store_true",
+        required=True,
+        help="run every reconciliation task once, to completion, then exit",
+    )
+    reconcile.set_defaults(run=_reconcile)
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run the engine with a local App Store and Google Play and a customer journey",
+        parents=[common],
+    )
+    sandbox.add_argument("--exit", action="store_true", help="end after the journey")
+    sandbox.add_argument("--dir", type=Path, help="keep the files here (default: a temp dir)")
+    sandbox.add_argument("--port", type=int, help="engine port (default: a free one)")
+    sandbox.add_argument("--emulator-port", type=int, help="emulator port (default: a free one)")
+    sandbox.set_defaults(run=_sandbox)
+
+    emulator = commands.add_parser(
+        "emulator",
+        help="serve the store emulator (see `iap-engine emulator -- --help`)",
+        parents=[common],
+    )
+    emulator.add_argument("options", nargs=argparse.REMAINDER, help="the emulator's options")
+    emulator.set_defaults(run=_emulator)
 
     inspect = commands.add_parser(
         "inspect",
@@ -194,7 +231,7 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
             wiring.catalog,
             wiring.readers(),
             include_given_up=args.failed,
-            link_account_hints=settings.engine.link_account_hints,
+            policy=wiring.policy,
         )
     finally:
         wiring.close()
@@ -206,10 +243,68 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK if summary.complete else EXIT_FAILED
 
 
+def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    from iap_engine.sandbox import run_sandbox
+
+    # The sandbox writes its own configuration; --config is not used.
+    return run_sandbox(
+        directory=args.dir,
+        port=args.port,
+        emulator_port=args.emulator_port,
+        exit_after=args.exit,
+        out=sys.stdout,
+    )
+
+
+def _emulator(settings: Settings, args: argparse.Namespace) -> int:
+    from store_emulator.server import main as serve_emulator
+
+    options = [o for o in args.options if o != "--"]
+    return serve_emulator(options)
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from iap_engine import logs
+    from iap_engine.bootstrap import wire
+    from jobs.worker import run_worker
+
+    logs.configure()
+    wiring = wire(settings, limited=True)
+    try:
+        jobs = settings.jobs
+        run_worker(
+            wiring.tasks(),
+            reconcile_every=jobs.reconcile_every_seconds,
+            history_every=jobs.history_every_seconds,
+            inbox_every=jobs.inbox_every_seconds,
+        )
+    finally:
+        wiring.close()
+    return EXIT_OK
+
+
+def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    from iap_engine.bootstrap import wire
+
+    wiring = wire(settings, limited=True)
+    try:
+        if not wiring.state_sources:
+            print(
+                "no store API credentials configured: only the inbox can be reconciled"
+                " ([apple] issuer_id/key_id/private_key_path, [google] service_account_file)"
+            )
+        results = wiring.tasks().run_once()
+    finally:
+        wiring.close()
+    for task, counts in results.items():
+        shown = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()) if n) or "nothing"
+        print(f"{task}: {shown}")
+    failed = results["due"].get("failed", 0)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
 def _inspect(settings: Settings, args: argparse.Namespace) -> int:
     """Prints the decoded JSON and exits 0, or the reason code and exits 1."""
-    from pathlib import Path
-
     if args.file == "-":
         data = sys.stdin.buffer.read()
     else:

@@ -140,6 +140,19 @@ class GoogleSettings(_Section):
 
 class JobsSettings(_Section):
     reconcile_every_seconds: Annotated[int, Field(ge=1)] = 300
+    # Extensions: how often the store histories and the inbox are read.
+    history_every_seconds: Annotated[int, Field(ge=1)] = 300
+    inbox_every_seconds: Annotated[int, Field(ge=1)] = 60
+    # Every live subscription is fetched at least once per this many days, spread evenly.
+    recheck_window_days: Annotated[float, Field(gt=0)] = 7
+    # Subscriptions claimed per batch, and how long a claim lasts if its worker dies.
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
+    lease_seconds: Annotated[int, Field(ge=10)] = 300
+    # Store calls in flight per worker, and per-store request rates (keep them inside the
+    # stores' quotas: Google Play's default is 200,000 queries a day).
+    store_concurrency: Annotated[int, Field(ge=1, le=256)] = 16
+    apple_requests_per_second: Annotated[float, Field(gt=0)] = 50
+    google_requests_per_second: Annotated[float, Field(gt=0)] = 20
 
 
 class Settings(BaseSettings):

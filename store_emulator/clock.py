@@ -1,9 +1,28 @@
-"""The emulator's virtual clock: store time moves only when told to."""
+"""The emulator's two clocks.
+
+Store business time (purchase and expiry dates, signedDate, eventTimeMillis, order times)
+comes from a `VirtualClock` that moves only when told to. Transport authentication (the push
+OIDC token's iat/exp, the bearer JWTs and assertions the engine sends) uses a wall clock,
+because the engine on the other end runs on real time. Both are handed around explicitly;
+nothing below reads `datetime.now` on its own.
+"""
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """Real time, to the second (the wall clock)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC).replace(microsecond=0)
 
 
 class VirtualClock:

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from iap_engine.domain import Catalog
 from iap_engine.metrics import Metrics
+from iap_engine.service.policy import Policy
 from iap_engine.service.ports import Clock, UnitOfWorkFactory
 from iap_engine.service.stores import AppleGateway, GoogleGateway
 from iap_engine.settings import Settings
@@ -19,6 +20,7 @@ class Engine:
     uow_factory: UnitOfWorkFactory
     clock: Clock
     catalog: Catalog
+    policy: Policy
     metrics: Metrics
     apple: AppleGateway | None
     google: GoogleGateway | None

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
+from iap_engine.persistence.driver import Statement
 from iap_engine.persistence.tables import customers
+
+# One statement whether or not the account is known already (on the webhook path: driver).
+_ENSURE = {
+    "postgresql": Statement(postgresql.insert(customers).on_conflict_do_nothing()),
+    "sqlite": Statement(sqlite.insert(customers).on_conflict_do_nothing()),
+}
 
 
 class SqlCustomers:
@@ -14,11 +22,9 @@ class SqlCustomers:
         self._connection = connection
 
     def ensure(self, app_user_id: str, now: datetime) -> None:
-        if not self.exists(app_user_id):
-            with self._connection.begin_nested():
-                self._connection.execute(
-                    insert(customers).values(app_user_id=app_user_id, created_at=now)
-                )
+        _ENSURE[self._connection.dialect.name].run(
+            self._connection, {"app_user_id": app_user_id, "created_at": now}
+        )
 
     def exists(self, app_user_id: str) -> bool:
         found = self._connection.execute(

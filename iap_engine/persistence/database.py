@@ -8,6 +8,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
+from iap_engine.persistence.checkpoints import BACKSTOP_PAGES, Checkpointer
+from iap_engine.persistence.sqlite_writers import QueuedWriterConnection
+
 # Seconds a writer waits for another writer's lock before SQLite gives up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -24,10 +27,14 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_database_engine(url: str, **options: Any) -> Engine:
+def create_database_engine(
+    url: str, *, background_checkpoints: bool = False, **options: Any
+) -> Engine:
+    """`background_checkpoints`: SQLite checkpoints from a thread of this process instead of
+    inside commits (`checkpoints`); for the long-running processes that write."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, **options)
+        return _sqlite_engine(parsed, background_checkpoints, **options)
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(
             f"database.url: unsupported database {parsed.get_backend_name()!r};"
@@ -39,11 +46,20 @@ def create_database_engine(url: str, **options: Any) -> Engine:
     return create_engine(parsed, **options)
 
 
-def _sqlite_engine(url: URL, **options: Any) -> Engine:
-    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
-    if url.database in (None, "", ":memory:"):
+def _sqlite_engine(url: URL, background_checkpoints: bool, **options: Any) -> Engine:
+    connect_args = {
+        "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+        "check_same_thread": False,
+        "factory": QueuedWriterConnection,
+    }
+    in_memory = url.database in (None, "", ":memory:")
+    if in_memory:
         options.setdefault("poolclass", StaticPool)
     engine = create_engine(url, connect_args=connect_args, **options)
+    checkpointer = None
+    if background_checkpoints and not in_memory and url.database:
+        checkpointer = Checkpointer(url.database).start()
+        event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -56,13 +72,19 @@ def _sqlite_engine(url: URL, **options: Any) -> Engine:
         # In WAL mode NORMAL survives a crash of the process; only a power loss can lose
         # the last commits (README: use PostgreSQL where that matters).
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if checkpointer is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         # Writers take the write lock up front: a deferred transaction that later needs to
-        # write fails at once with "database is locked" instead of waiting its turn.
-        readonly = connection.get_execution_options().get("iap_readonly", False)
-        connection.exec_driver_sql("BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE")
+        # write fails at once with "database is locked" instead of waiting its turn. They
+        # queue for it in `sqlite_writers` rather than in SQLite's sleeping busy handler.
+        driver = connection.connection.dbapi_connection
+        if connection.get_execution_options().get("iap_readonly", False):
+            driver.execute("BEGIN DEFERRED")
+        else:
+            driver.begin_writing()
 
     return engine

@@ -6,14 +6,42 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from iap_engine.domain import Delivery, DeliveryStatus, Store
+from iap_engine.persistence.driver import Statement
 from iap_engine.persistence.tables import inbox
 
 # Errors are kept for support, but short: they never need the whole payload.
 _MAX_ERROR = 2000
+
+# The webhook path's statements run on the driver (see `driver`). A new delivery is one
+# INSERT; its id comes back with it (PostgreSQL: RETURNING; SQLite: the connection's last
+# inserted row id).
+_INSERT = {
+    "postgresql": Statement(
+        postgresql.insert(inbox)
+        .on_conflict_do_nothing(index_elements=["store", "delivery_id"])
+        .returning(inbox.c.id)
+    ),
+    "sqlite": Statement(
+        sqlite.insert(inbox).on_conflict_do_nothing(index_elements=["store", "delivery_id"])
+    ),
+}
+_BY_DELIVERY_ID = Statement(
+    select(inbox).where(
+        inbox.c.store == bindparam("store"), inbox.c.delivery_id == bindparam("delivery_id")
+    )
+)
+_BY_ID = select(inbox).where(inbox.c.id == bindparam("id"))
+# Concurrent deliveries of one notification wait here for the first to finish (PostgreSQL).
+_GET = {False: Statement(_BY_ID), True: Statement(_BY_ID.with_for_update())}
+_FINISH = Statement(
+    update(inbox)
+    .where(inbox.c.id == bindparam("where_id"))
+    .values(next_attempt_at=None, attempts=inbox.c.attempts + 1)
+)
 
 
 class SqlInbox:
@@ -33,23 +61,32 @@ class SqlInbox:
             "attempts": 0,
         }
         dialect = self._connection.dialect.name
-        insert_ = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(inbox)
-        result = self._connection.execute(
-            insert_.values(**values).on_conflict_do_nothing(index_elements=["store", "delivery_id"])
+        cursor = _INSERT[dialect].run(self._connection, values)
+        if dialect == "postgresql":
+            returned = cursor.fetchone()
+            inserted = returned[0] if returned is not None else None
+        else:
+            inserted = cursor.lastrowid if cursor.rowcount == 1 else None
+        if inserted is not None:
+            delivery = Delivery(
+                id=inserted,
+                store=store,
+                delivery_id=delivery_id,
+                body=body,
+                received_at=received_at,
+                status=DeliveryStatus.RECEIVED,
+                attempts=0,
+            )
+            return delivery, True
+        (row,) = _BY_DELIVERY_ID.rows(
+            self._connection, {"store": store.value, "delivery_id": delivery_id}
         )
-        created = result.rowcount == 1
-        row = self._connection.execute(
-            select(inbox).where(inbox.c.store == store.value, inbox.c.delivery_id == delivery_id)
-        ).one()
-        return _delivery(row), created
+        return _delivery(row), False
 
     def get(self, inbox_id: int, *, lock: bool = False) -> Delivery | None:
-        query = select(inbox).where(inbox.c.id == inbox_id)
-        if lock and self._connection.dialect.name == "postgresql":
-            # Concurrent deliveries of one notification wait here for the first to finish.
-            query = query.with_for_update()
-        row = self._connection.execute(query).first()
-        return _delivery(row) if row is not None else None
+        locked = lock and self._connection.dialect.name == "postgresql"
+        rows = _GET[locked].rows(self._connection, {"id": inbox_id})
+        return _delivery(rows[0]) if rows else None
 
     def finish(
         self,
@@ -60,17 +97,15 @@ class SqlInbox:
         subscription_id: str | None = None,
         error: str | None = None,
     ) -> None:
-        self._connection.execute(
-            update(inbox)
-            .where(inbox.c.id == inbox_id)
-            .values(
-                status=status.value,
-                processed_at=now,
-                subscription_id=subscription_id,
-                last_error=error[:_MAX_ERROR] if error else None,
-                next_attempt_at=None,
-                attempts=inbox.c.attempts + 1,
-            )
+        _FINISH.run(
+            self._connection,
+            {
+                "where_id": inbox_id,
+                "status": status.value,
+                "processed_at": now,
+                "subscription_id": subscription_id,
+                "last_error": error[:_MAX_ERROR] if error else None,
+            },
         )
 
     def retry_later(
@@ -115,7 +150,7 @@ class SqlInbox:
         )
 
 
-def _delivery(row: Row[Any]) -> Delivery:
+def _delivery(row: Row[Any] | Any) -> Delivery:
     return Delivery(
         id=row.id,
         store=Store(row.store),

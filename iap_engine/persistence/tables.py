@@ -87,8 +87,11 @@ subscriptions = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    # When reconciliation should fetch the store's state next (an anomaly asks for "now").
+    # When reconciliation should fetch the store's state next (an anomaly asks for "now"),
+    # and which worker holds it meanwhile (a lease that expires if the worker dies).
     Column("next_check_at", UTCDateTime),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", UTCDateTime),
     UniqueConstraint("store", "store_key"),
     Index(None, "app_user_id"),
     Index(None, "expires_at"),

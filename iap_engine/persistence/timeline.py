@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, insert, select
 
 from iap_engine.domain import Source, TimelineEntry
+from iap_engine.persistence.driver import Statement
 from iap_engine.persistence.tables import events
+
+_APPEND = Statement(insert(events))  # on every webhook: run on the driver
 
 
 class SqlTimeline:
@@ -15,19 +18,20 @@ class SqlTimeline:
         self._connection = connection
 
     def append(self, entry: TimelineEntry) -> None:
-        self._connection.execute(
-            insert(events).values(
-                subscription_id=entry.subscription_id,
-                kind=entry.kind,
-                outcome=entry.outcome,
-                store_time=entry.store_time,
-                received_at=entry.received_at,
-                source=entry.source.value,
-                store_type=entry.store_type,
-                store_subtype=entry.store_subtype,
-                inbox_id=entry.inbox_id,
-                note=entry.note,
-            )
+        _APPEND.run(
+            self._connection,
+            {
+                "subscription_id": entry.subscription_id,
+                "kind": entry.kind,
+                "outcome": entry.outcome,
+                "store_time": entry.store_time,
+                "received_at": entry.received_at,
+                "source": entry.source.value,
+                "store_type": entry.store_type,
+                "store_subtype": entry.store_subtype,
+                "inbox_id": entry.inbox_id,
+                "note": entry.note,
+            },
         )
 
     def for_subscription(self, subscription_id: str) -> Sequence[TimelineEntry]:

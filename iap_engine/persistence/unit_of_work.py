@@ -9,6 +9,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from iap_engine.persistence.audit import SqlAuditLog
+from iap_engine.persistence.checks import SqlChecks
+from iap_engine.persistence.cursors import SqlCursors
 from iap_engine.persistence.customers import SqlCustomers
 from iap_engine.persistence.inbox import SqlInbox
 from iap_engine.persistence.subscriptions import SqlSubscriptions
@@ -21,6 +23,8 @@ class SqlUnitOfWork:
     inbox: SqlInbox
     timeline: SqlTimeline
     customers: SqlCustomers
+    checks: SqlChecks
+    cursors: SqlCursors
     audit: SqlAuditLog
 
     def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
@@ -48,6 +52,8 @@ class SqlUnitOfWork:
         self.inbox = SqlInbox(connection)
         self.timeline = SqlTimeline(connection)
         self.customers = SqlCustomers(connection)
+        self.checks = SqlChecks(connection)
+        self.cursors = SqlCursors(connection)
         self.audit = SqlAuditLog(connection)
         return self
 

@@ -31,6 +31,7 @@ from iap_engine.domain import (
     StoreRecord,
 )
 from iap_engine.service.errors import DeliveryRejected, StoreUnavailable
+from iap_engine.service.policy import DEFAULT_POLICY, Policy
 from iap_engine.service.ports import Clock, UnitOfWorkFactory
 from iap_engine.service.recording import record_input
 from iap_engine.service.retry import retrying
@@ -100,7 +101,7 @@ def receive(
     body: bytes,
     *,
     source: Source = Source.WEBHOOK,
-    link_account_hints: bool = True,
+    policy: Policy = DEFAULT_POLICY,
 ) -> Ingested:
     started = time.perf_counter()
     delivery = _store_raw(uow_factory, clock, reader, body)
@@ -117,7 +118,7 @@ def receive(
             reader,
             delivery,
             source=source,
-            link_account_hints=link_account_hints,
+            policy=policy,
         )
     _log(result, reader.store, started)
     return result
@@ -131,7 +132,7 @@ def process(
     delivery: Delivery,
     *,
     source: Source = Source.WEBHOOK,
-    link_account_hints: bool = True,
+    policy: Policy = DEFAULT_POLICY,
 ) -> Ingested:
     """Finish a stored delivery: used by webhooks, `replay` and the inbox job."""
     try:
@@ -157,7 +158,7 @@ def process(
                     now=now,
                     source=source,
                     inbox_id=delivery.id,
-                    link_account_hints=link_account_hints,
+                    policy=policy,
                 )
                 for record in read.records
             ]

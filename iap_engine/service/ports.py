@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
+from types import EllipsisType, TracebackType
 from typing import Protocol, Self
 
 from iap_engine.domain import Delivery, DeliveryStatus, Store, Subscription, TimelineEntry
@@ -31,13 +31,24 @@ class Subscriptions(Protocol):
 
     def for_user(self, app_user_id: str) -> Sequence[Subscription]: ...
 
-    def add(self, subscription: Subscription, now: datetime) -> Subscription:
+    def add(
+        self, subscription: Subscription, now: datetime, *, next_check_at: datetime | None = None
+    ) -> Subscription:
         """Insert a new subscription; raises `ConcurrentUpdate` if its store key exists."""
         ...
 
-    def save(self, subscription: Subscription, now: datetime) -> Subscription:
+    def save(
+        self,
+        subscription: Subscription,
+        now: datetime,
+        *,
+        next_check_at: datetime | EllipsisType | None = ...,
+    ) -> Subscription:
         """Write changes; raises `ConcurrentUpdate` unless the stored version is unchanged
-        since this subscription was loaded. Returns it with its new version."""
+        since this subscription was loaded. Returns it with its new version.
+
+        `next_check_at` reschedules reconciliation (None: never); `...` leaves it as it is.
+        """
         ...
 
     def add_token(
@@ -53,10 +64,6 @@ class Subscriptions(Protocol):
 
     def current_token(self, subscription_id: str) -> str | None:
         """The newest token of a linked chain: the one no other token replaced."""
-        ...
-
-    def request_check(self, subscription_id: str, at: datetime) -> None:
-        """Ask reconciliation to fetch this subscription's state from the store at `at`."""
         ...
 
 
@@ -91,6 +98,32 @@ class Inbox(Protocol):
     ) -> Sequence[Delivery]: ...
 
     def reopen(self, inbox_id: int) -> None: ...
+
+
+class Checks(Protocol):
+    """Reconciliation's work queue: subscriptions due a store fetch, claimed with leases.
+
+    Claims are exclusive across workers (PostgreSQL: FOR UPDATE SKIP LOCKED) and expire, so a
+    dead worker's share is picked up by the others once its leases lapse.
+    """
+
+    def claim_due(
+        self, now: datetime, worker: str, lease_until: datetime, limit: int
+    ) -> Sequence[str]: ...
+
+    def finish(self, subscription_id: str, worker: str, next_check_at: datetime | None) -> None:
+        """Record the next check and release the lease (only if `worker` still holds it)."""
+        ...
+
+    def release_all(self, worker: str) -> int:
+        """Give back every lease `worker` holds (graceful shutdown)."""
+        ...
+
+
+class Cursors(Protocol):
+    def get(self, name: str) -> str | None: ...
+
+    def put(self, name: str, value: str, now: datetime) -> None: ...
 
 
 class Timeline(Protocol):
@@ -128,6 +161,12 @@ class UnitOfWork(Protocol):
 
     @property
     def customers(self) -> Customers: ...
+
+    @property
+    def checks(self) -> Checks: ...
+
+    @property
+    def cursors(self) -> Cursors: ...
 
     @property
     def audit(self) -> AuditLog: ...

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
 
 from iap_engine.domain import (
     Catalog,
@@ -25,11 +24,10 @@ from iap_engine.domain import (
 )
 from iap_engine.service.deliveries import run_follow_ups
 from iap_engine.service.errors import Conflict, InvalidInput
+from iap_engine.service.policy import Policy, RestorePolicy
 from iap_engine.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from iap_engine.service.recording import find_subscription, record_input
 from iap_engine.service.retry import retrying
-
-RestorePolicy = Literal["transfer", "keep_original"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +49,7 @@ def register_purchase(
     verified: Verified,
     app_user_id: str,
     *,
-    policy: RestorePolicy,
+    policy: Policy,
 ) -> Subscription:
     if not app_user_id.strip():
         raise InvalidInput("app_user_id", "a non-empty app user id")
@@ -66,9 +64,16 @@ def register_purchase(
                 if verified.partial_state and find_subscription(uow, record) is not None:
                     record = replace(record, event=replace(record.event, state=None))
                 recorded = record_input(
-                    uow, catalog, record, now=now, source=Source.PURCHASE, link_account_hints=False
+                    uow,
+                    catalog,
+                    record,
+                    now=now,
+                    source=Source.PURCHASE,
+                    policy=replace(policy, link_account_hints=False),
                 )
-                linked = link(uow, recorded.subscription, app_user_id, policy=policy, now=now)
+                linked = link(
+                    uow, recorded.subscription, app_user_id, policy=policy.restore, now=now
+                )
                 answer = answer or linked
             uow.commit()
         assert answer is not None

@@ -25,7 +25,9 @@ from iap_engine.domain import (
     TimelineEntry,
     apply,
 )
+from iap_engine.service.policy import DEFAULT_POLICY, Policy
 from iap_engine.service.ports import UnitOfWork
+from iap_engine.service.schedule import scheduled
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,7 @@ def record_input(
     now: datetime,
     source: Source,
     inbox_id: int | None = None,
-    link_account_hints: bool = True,
+    policy: Policy = DEFAULT_POLICY,
 ) -> Recorded:
     existing = find_subscription(uow, record)
     event = catalog.with_fixed_terms(record.event)
@@ -75,7 +77,7 @@ def record_input(
 
     linked_now = False
     if (
-        link_account_hints
+        policy.link_account_hints
         and record.account_hint
         and subscription.app_user_id is None
         and not subscription.account_deleted
@@ -87,10 +89,14 @@ def record_input(
         uow.customers.ensure(record.account_hint, now)
         linked_now = True
 
+    # Reconciliation's next look at it moves with what the store just said.
+    next_check_at = (
+        now if isinstance(outcome, Anomaly) else scheduled(subscription, catalog, now, policy)
+    )
     if existing is None:
-        subscription = uow.subscriptions.add(subscription, now)
+        subscription = uow.subscriptions.add(subscription, now, next_check_at=next_check_at)
     elif subscription != existing:
-        subscription = uow.subscriptions.save(subscription, now)
+        subscription = uow.subscriptions.save(subscription, now, next_check_at=next_check_at)
     if record.store is Store.PLAY_STORE:
         uow.subscriptions.add_token(
             record.store, record.store_key, subscription.id, record.linked_key, now
@@ -123,8 +129,6 @@ def record_input(
                 note="linked to the app account named in the purchase",
             )
         )
-    if isinstance(outcome, Anomaly):
-        uow.subscriptions.request_check(subscription.id, now)
     return Recorded(subscription, outcome, existing is None)
 
 

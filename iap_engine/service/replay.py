@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from iap_engine.domain import Catalog, DeliveryStatus, Store
 from iap_engine.service.deliveries import NotificationReader, Result, process
+from iap_engine.service.policy import DEFAULT_POLICY, Policy
 from iap_engine.service.ports import Clock, UnitOfWorkFactory
 
 BATCH = 200
@@ -41,7 +42,7 @@ def replay_deliveries(
     readers: Mapping[Store, NotificationReader],
     *,
     include_given_up: bool = False,
-    link_account_hints: bool = True,
+    policy: Policy = DEFAULT_POLICY,
 ) -> ReplaySummary:
     statuses = [DeliveryStatus.RECEIVED, DeliveryStatus.FAILED]
     if include_given_up:
@@ -69,6 +70,6 @@ def replay_deliveries(
                 catalog,
                 reader,
                 delivery,
-                link_account_hints=link_account_hints,
+                policy=policy,
             )
             summary.counts[result.result.value] += 1

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from iap_engine.service.deliveries import NotificationReader
+from iap_engine.domain import Store, StoreRecord, Subscription
+from iap_engine.service.deliveries import NotificationReader, ReadDelivery
 from iap_engine.service.purchases import Verified
 
 
@@ -47,3 +50,41 @@ class GoogleGateway(Protocol):
     ) -> Verified:
         """A purchase token from the app, verified with the Play Developer API."""
         ...
+
+
+class StateSource(Protocol):
+    """A store's current answer about one subscription (reconciliation)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    def current(self, subscription: Subscription, token: str | None) -> ReadDelivery:
+        """The store's state now: records (kind REFRESHED) and follow-up calls.
+
+        `token` is the newest purchase token of a Google chain. Raises StoreUnavailable when
+        the store cannot answer now, StoreRejected when it says the purchase is gone.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    # Raw notifications to ingest exactly as if delivered (Apple notification history).
+    deliveries: tuple[bytes, ...] = ()
+    # Facts from store lists (Google voided purchases).
+    records: tuple[StoreRecord, ...] = ()
+    next_token: str | None = None
+    # The newest store time the page covered, when the store says (else the window's end).
+    reached: datetime | None = None
+
+
+class HistorySource(Protocol):
+    """A store-wide feed read from a stored cursor: notification history, voided purchases."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def cursor_name(self) -> str: ...
+
+    def page(self, start: datetime, end: datetime, token: str | None) -> HistoryPage: ...

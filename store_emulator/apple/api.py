@@ -5,7 +5,8 @@ maps an overridden base URL that way), each seeing only its environment's purcha
 sandbox transaction asked of Production gets Apple's 4040010 and exercises the fallback.
 Every App Store Server API request must carry a bearer JWT signed (ES256) with the
 configured key: kid, iss, aud "appstoreconnect-v1", bid, iat and exp (at most an hour
-apart, checked against the store's clock); otherwise the answer is Apple's empty 401.
+apart); otherwise the answer is Apple's empty 401. Token times are checked against the wall
+clock (the engine signs them on real time), the data against the store's virtual clock.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from store_emulator.apple.faults import Faults
-from store_emulator.apple.store import AppleEnvironment, AppleStore, Transaction, millis
+from store_emulator.apple.store import AppleEnvironment, AppleStore, Clock, Transaction, millis
 
 AUDIENCE = "appstoreconnect-v1"
 MAX_TOKEN_LIFETIME = 3600
@@ -87,8 +88,10 @@ class _Api:
         log: RequestLog,
         page_size: int,
         shared_secret: str,
+        wall_clock: Clock,
     ) -> None:
         self.store = store
+        self.wall_clock = wall_clock
         self.credentials = credentials
         self.faults = faults
         self.log = log
@@ -131,7 +134,7 @@ class _Api:
                 algorithms=["ES256"],
                 audience=AUDIENCE,
                 issuer=credentials.issuer_id,
-                # Time is checked below against the store's clock, not the wall clock.
+                # Time is checked below against the wall clock given to the emulator.
                 options={
                     "verify_exp": False,
                     "verify_iat": False,
@@ -144,7 +147,7 @@ class _Api:
         issued, expires = claims.get("iat"), claims.get("exp")
         if not isinstance(issued, int) or not isinstance(expires, int):
             return False
-        now = self.store.clock.now().timestamp()
+        now = self.wall_clock.now().timestamp()
         return (
             claims.get("bid") == credentials.bundle_id
             and issued <= now + CLOCK_LEEWAY
@@ -281,6 +284,10 @@ def _router(api: _Api, environment: AppleEnvironment) -> APIRouter:
                 and query.get("notificationSubtype") in (None, n.subtype)
                 and query.get("transactionId") in (None, n.transaction_id)
             ]
+            attempts = {
+                n.notification_uuid: list(store.send_attempts.get(n.notification_uuid, []))
+                for n in matching
+            }
         page = matching[offset : offset + api.page_size]
         after = offset + len(page)
         answer: dict[str, Any] = {
@@ -288,7 +295,8 @@ def _router(api: _Api, environment: AppleEnvironment) -> APIRouter:
                 {
                     "signedPayload": n.signed_payload,
                     "sendAttempts": [
-                        {"attemptDate": millis(n.signed_date), "sendAttemptResult": "SUCCESS"}
+                        {"attemptDate": millis(at), "sendAttemptResult": result}
+                        for at, result in attempts[n.notification_uuid]
                     ],
                 }
                 for n in page
@@ -328,14 +336,13 @@ def _router(api: _Api, environment: AppleEnvironment) -> APIRouter:
         notification = store.test_notifications.get(token)
         if notification is None or notification.environment != environment:
             return _error(404, 4040008, "Test notification not found.")
+        attempts = store.send_attempts.get(notification.notification_uuid, [])
         return JSONResponse(
             {
                 "signedPayload": notification.signed_payload,
                 "sendAttempts": [
-                    {
-                        "attemptDate": millis(notification.signed_date),
-                        "sendAttemptResult": "SUCCESS",
-                    }
+                    {"attemptDate": millis(at), "sendAttemptResult": result}
+                    for at, result in attempts
                 ],
             }
         )
@@ -361,6 +368,32 @@ def _router(api: _Api, environment: AppleEnvironment) -> APIRouter:
     return router
 
 
+def include_routes(
+    app: FastAPI,
+    store: AppleStore,
+    credentials: ApiCredentials,
+    *,
+    faults: Faults | None = None,
+    log: RequestLog | None = None,
+    page_size: int = 20,
+    shared_secret: str = "",
+    wall_clock: Clock | None = None,
+) -> None:
+    """Add Apple's paths to `app`: Production at /, Sandbox at /sandbox. They stay out of the
+    OpenAPI document: they are Apple's, documented by Apple."""
+    api = _Api(
+        store,
+        credentials,
+        faults or Faults(),
+        log or RequestLog(),
+        page_size,
+        shared_secret,
+        wall_clock or store.clock,
+    )
+    app.include_router(_router(api, "Production"), include_in_schema=False)
+    app.include_router(_router(api, "Sandbox"), prefix="/sandbox", include_in_schema=False)
+
+
 def create_app(
     store: AppleStore,
     credentials: ApiCredentials,
@@ -369,12 +402,19 @@ def create_app(
     log: RequestLog | None = None,
     page_size: int = 20,
     shared_secret: str = "",
+    wall_clock: Clock | None = None,
 ) -> FastAPI:
-    """The emulator app: Production at /, Sandbox at /sandbox."""
-    api = _Api(
-        store, credentials, faults or Faults(), log or RequestLog(), page_size, shared_secret
-    )
+    """The emulator app alone. `wall_clock` checks the bearer tokens' times (the store's
+    clock when not given, for tests that run the engine on the same virtual clock)."""
     app = FastAPI(title="Emulated App Store Server API", docs_url=None, redoc_url=None)
-    app.include_router(_router(api, "Production"))
-    app.include_router(_router(api, "Sandbox"), prefix="/sandbox")
+    include_routes(
+        app,
+        store,
+        credentials,
+        faults=faults,
+        log=log,
+        page_size=page_size,
+        shared_secret=shared_secret,
+        wall_clock=wall_clock,
+    )
     return app

@@ -9,6 +9,10 @@
 
 The engine trusts `emulator.root_der` (as `apple.root_certificates`) and calls the API
 with `emulator.private_key_pem`, `key_id` and `issuer_id`.
+
+`clock` is store time (every date Apple signs); `wall_clock` checks the API's bearer tokens,
+which the engine signs on real time. Tests that run the engine on the same virtual clock
+leave `wall_clock` out and get the store clock for both.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from store_emulator.apple.api import ApiCredentials, RequestLog, create_app
+from store_emulator.apple.api import ApiCredentials, RequestLog, create_app, include_routes
 from store_emulator.apple.certificates import CertificateAuthority, SigningChain
 from store_emulator.apple.faults import Faults
 from store_emulator.apple.signer import JwsSigner
@@ -30,19 +34,23 @@ class AppleEmulator:
         self,
         *,
         clock: Clock,
+        wall_clock: Clock | None = None,
         bundle_id: str = "com.example.app",
         app_apple_id: int | None = 1234567890,
         environment: AppleEnvironment = "Sandbox",
         shared_secret: str | None = None,
         page_size: int = 20,
     ) -> None:
-        now = clock.now()
         self.clock = clock
+        self.wall_clock = wall_clock or clock
         self.bundle_id = bundle_id
         self.app_apple_id = app_apple_id
-        self.authority = CertificateAuthority(now)
+        # The chain must be valid at every signedDate (store time) and now (wall time).
+        earliest = min(clock.now(), self.wall_clock.now())
+        latest = max(clock.now(), self.wall_clock.now())
+        self.authority = CertificateAuthority(earliest)
         self.chain: SigningChain = self.authority.issue_leaf(
-            now - timedelta(days=30), now + timedelta(days=730)
+            earliest - timedelta(days=30), latest + timedelta(days=730)
         )
         self.signer = JwsSigner(self.chain)
         self.store = AppleStore(
@@ -72,13 +80,14 @@ class AppleEmulator:
         return self.credentials.issuer_id
 
     def client_credentials(self) -> dict[str, Any]:
-        """Keyword arguments for `AppStoreServerClient` (add session, environment, base_url)."""
+        """Keyword arguments for `AppStoreServerClient` (add session, environment, base_url);
+        the client signs its tokens on the wall clock, as the emulator checks them."""
         return {
             "signing_key": self.private_key_pem,
             "key_id": self.key_id,
             "issuer_id": self.issuer_id,
             "bundle_id": self.bundle_id,
-            "clock": self.clock,
+            "clock": self.wall_clock,
         }
 
     def app(self) -> FastAPI:
@@ -89,4 +98,18 @@ class AppleEmulator:
             log=self.requests,
             page_size=self.page_size,
             shared_secret=self.shared_secret,
+            wall_clock=self.wall_clock,
+        )
+
+    def include_routes(self, app: FastAPI) -> None:
+        """Serve this App Store's API from `app` (next to other routes)."""
+        include_routes(
+            app,
+            self.store,
+            self.credentials,
+            faults=self.faults,
+            log=self.requests,
+            page_size=self.page_size,
+            shared_secret=self.shared_secret,
+            wall_clock=self.wall_clock,
         )

@@ -4,21 +4,26 @@ The state is explicit (products, subscriptions with their transactions and renew
 preferences, one-time purchases, the notification history, receipts known to
 verifyReceipt), every instant comes from the injected clock, and each life-cycle verb
 (subscribe, renew, fail_renewal, expire, refund, ...) changes the state the way the App
-Store does and returns the signed Notifications V2 payload it would send. A later
-simulation can drive these verbs from the virtual clock and deliver the payloads.
+Store does and returns the signed Notifications V2 payload it would send (and hands it to
+the `listeners`, which is how the emulator delivers it).
 
 Amounts are Apple milliunits (9990 = 9.99); dates are aware UTC datetimes here and epoch
-milliseconds in the signed payloads.
+milliseconds in the signed payloads. Periods are ISO 8601 durations added the calendar way
+("P1M": same day next month) or fixed `timedelta`s.
+
+What the time-driven side adds (`store_emulator.apple.lifecycle`): the customer's payment
+method, when each verb happens, and the family members a purchase is shared with.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from store_emulator import periods
 from store_emulator.apple.signer import JwsSigner
 
 AppleEnvironment = Literal["Production", "Sandbox"]
@@ -56,10 +61,16 @@ class Product:
     kind: ProductKind
     price: int
     currency: str = "USD"
-    period: timedelta | None = None  # auto-renewable subscriptions only
+    period: periods.Duration | None = None  # auto-renewable subscriptions only
     group: str | None = None  # subscription group identifier
-    # Rank inside the group: a higher level is an upgrade (takes effect at once).
+    # Rank inside the group: a higher level is an upgrade (takes effect at once); the same
+    # or a lower one (a crossgrade or a downgrade) waits for the next renewal.
     level: int = 1
+    # Introductory offers for new subscribers of the group: a free trial of this length, or
+    # `intro_periods` periods at `intro_price` (pay as you go).
+    trial: periods.Duration | None = None
+    intro_price: int | None = None
+    intro_periods: int = 1
 
 
 @dataclass
@@ -138,6 +149,15 @@ class Subscription:
     grace_period_expires: datetime | None = None
     expiration_intent: int | None = None
     app_account_token: str | None = None
+    ownership: Literal["PURCHASED", "FAMILY_SHARED"] = "PURCHASED"
+    # A family member's access: the purchaser's originalTransactionId.
+    family_of: str | None = None
+    # The agreed recurring price (None: the product's), and renewals still at the intro price.
+    price: int | None = None
+    intro_renewals_left: int = 0
+    # A price increase waiting for the next renewal, and whether the customer consented.
+    pending_price: int | None = None
+    price_consented: bool = False
 
     @property
     def latest(self) -> Transaction:
@@ -148,6 +168,16 @@ class Subscription:
         expires = self.latest.expires_date
         assert expires is not None
         return expires
+
+    def next_price(self) -> int:
+        """What the next renewal charges."""
+        if self.auto_renew_product is not None and self.auto_renew_product != self.product:
+            return self.auto_renew_product.price
+        if self.intro_renewals_left > 0 and self.product.intro_price is not None:
+            return self.product.intro_price
+        if self.pending_price is not None:
+            return self.pending_price
+        return self.product.price if self.price is None else self.price
 
     def renewal_payload(self, signed_date: datetime) -> dict[str, Any]:
         """The JWSRenewalInfoDecodedPayload Apple would sign now."""
@@ -161,7 +191,7 @@ class Subscription:
             "environment": self.environment,
             "recentSubscriptionStartDate": millis(self.transactions[0].purchase_date),
             "renewalDate": millis(self.expires),
-            "renewalPrice": renewal.price,
+            "renewalPrice": self.next_price(),
             "currency": renewal.currency,
             "isInBillingRetryPeriod": self.status in (BILLING_RETRY, GRACE_PERIOD),
         }
@@ -171,6 +201,9 @@ class Subscription:
             payload["expirationIntent"] = self.expiration_intent
         if self.app_account_token is not None:
             payload["appAccountToken"] = self.app_account_token
+        if self.pending_price is not None:
+            # 0: the customer has not answered yet; 1: consented (or none was needed).
+            payload["priceIncreaseStatus"] = 1 if self.price_consented else 0
         return payload
 
 
@@ -185,6 +218,7 @@ class Notification:
     environment: AppleEnvironment
     signed_payload: str
     transaction_id: str | None = None
+    original_transaction_id: str | None = None
 
     @property
     def body(self) -> dict[str, str]:
@@ -223,6 +257,11 @@ class AppleStore:
         self.notifications: list[Notification] = []
         self.receipts: dict[str, KnownReceipt] = {}
         self.test_notifications: dict[str, Notification] = {}
+        # notificationUUID -> (attempt date, sendAttemptResult), as Get Notification History
+        # reports them; filled by whoever delivers the notifications.
+        self.send_attempts: dict[str, list[tuple[datetime, str]]] = {}
+        # Called with every notification the store creates (the deliverer listens here).
+        self.listeners: list[Callable[[Notification], None]] = []
         self.lock = threading.RLock()
         self._counter = 0
 
@@ -253,8 +292,15 @@ class AppleStore:
         offer_discount_type: str | None = None,
         price: int | None = None,
         notification_type: str = "SUBSCRIBED",
+        offer: Literal["trial", "intro"] | None = None,
+        family_of: str | None = None,
+        expires: datetime | None = None,
     ) -> Notification:
-        """A first purchase in the group (INITIAL_BUY) or a resubscription after expiry."""
+        """A first purchase in the group (INITIAL_BUY) or a resubscription after expiry.
+
+        `offer` redeems the product's introductory offer (new subscribers of the group only);
+        `family_of` gives a family member access to that purchaser's subscription, ending
+        when it does (`expires`)."""
         with self.lock:
             product = self.product(product_id)
             if product.kind != "auto_renewable" or product.period is None:
@@ -265,6 +311,21 @@ class AppleStore:
             existing = self._subscription_in_group(customer, env, product.group)
             if existing is not None and existing.status in (ACTIVE, GRACE_PERIOD, BILLING_RETRY):
                 raise ValueError("the customer already has an active subscription in the group")
+            period: periods.Duration = product.period
+            intro_renewals = 0
+            if offer is not None:
+                if existing is not None:
+                    raise ValueError("introductory offers are for new subscribers of the group")
+                offer_type = 1
+                if offer == "trial":
+                    if product.trial is None:
+                        raise ValueError(f"{product_id} has no free trial")
+                    offer_discount_type, price, period = "FREE_TRIAL", 0, product.trial
+                else:
+                    if product.intro_price is None:
+                        raise ValueError(f"{product_id} has no introductory price")
+                    offer_discount_type, price = "PAY_AS_YOU_GO", product.intro_price
+                    intro_renewals = product.intro_periods - 1
             if existing is None:
                 original = self._next_transaction_id()
                 subscription = Subscription(
@@ -273,6 +334,8 @@ class AppleStore:
                     environment=env,
                     product=product,
                     app_account_token=app_account_token,
+                    ownership="FAMILY_SHARED" if family_of else "PURCHASED",
+                    family_of=family_of,
                 )
                 self.subscriptions[original] = subscription
                 transaction_id, subtype = original, "INITIAL_BUY"
@@ -288,13 +351,17 @@ class AppleStore:
             subscription.expiration_intent = None
             subscription.grace_period_expires = None
             subscription.app_account_token = app_account_token or subscription.app_account_token
+            subscription.price = None
+            subscription.intro_renewals_left = intro_renewals
+            subscription.pending_price = None
+            subscription.price_consented = False
             transaction = Transaction(
                 transaction_id=transaction_id,
                 original_transaction_id=subscription.original_transaction_id,
                 product=product,
                 purchase_date=now,
                 original_purchase_date=original_date,
-                expires_date=now + product.period,
+                expires_date=expires or periods.add(now, period),
                 environment=env,
                 customer=customer,
                 order_id=self._next("MQ"),
@@ -303,18 +370,28 @@ class AppleStore:
                 price=price,
                 offer_type=offer_type,
                 offer_discount_type=offer_discount_type,
+                ownership=subscription.ownership,
             )
             subscription.transactions.append(transaction)
             return self._notify(notification_type, subtype, subscription, transaction)
 
-    def renew(self, original_transaction_id: str, *, price: int | None = None) -> Notification:
-        """The next period is paid (BILLING_RECOVERY after a billing problem)."""
+    def renew(
+        self,
+        original_transaction_id: str,
+        *,
+        price: int | None = None,
+        expires: datetime | None = None,
+    ) -> Notification:
+        """The next period is paid (BILLING_RECOVERY after a billing problem), at the price
+        `next_price` says unless `price` is given; a family member's ends at `expires`."""
         with self.lock:
             subscription = self.subscription(original_transaction_id)
             recovering = subscription.status in (BILLING_RETRY, GRACE_PERIOD)
             product = subscription.auto_renew_product or subscription.product
             assert product.period is not None
             now = self.clock.now()
+            charged = subscription.next_price() if price is None else price
+            intro = product == subscription.product and subscription.intro_renewals_left > 0
             # Recovered in billing retry, a new period starts now; recovered during grace,
             # the renewal date is kept (the customer had access meanwhile).
             start = now if subscription.status == BILLING_RETRY else subscription.expires
@@ -324,16 +401,27 @@ class AppleStore:
                 product=product,
                 purchase_date=start,
                 original_purchase_date=subscription.transactions[0].original_purchase_date,
-                expires_date=start + product.period,
+                expires_date=expires or periods.add(start, product.period),
                 environment=subscription.environment,
                 customer=subscription.customer,
                 order_id=self._next("MQ"),
                 transaction_reason="RENEWAL",
                 web_order_line_item_id=self._next_transaction_id(),
                 app_account_token=subscription.app_account_token,
-                price=price,
+                price=charged,
+                offer_type=1 if intro else None,
+                offer_discount_type="PAY_AS_YOU_GO" if intro else None,
+                ownership=subscription.ownership,
             )
             subscription.transactions.append(transaction)
+            if product != subscription.product:
+                subscription.price, subscription.intro_renewals_left = None, 0
+                subscription.pending_price, subscription.price_consented = None, False
+            elif intro:
+                subscription.intro_renewals_left -= 1
+            elif subscription.pending_price is not None and subscription.price_consented:
+                subscription.price = subscription.pending_price
+                subscription.pending_price, subscription.price_consented = None, False
             subscription.product = product
             subscription.auto_renew_product = None
             subscription.status = ACTIVE
@@ -420,16 +508,19 @@ class AppleStore:
                 product=product,
                 purchase_date=now,
                 original_purchase_date=previous.original_purchase_date,
-                expires_date=now + product.period,
+                expires_date=periods.add(now, product.period),
                 environment=subscription.environment,
                 customer=subscription.customer,
                 order_id=self._next("MQ"),
                 web_order_line_item_id=self._next_transaction_id(),
                 app_account_token=subscription.app_account_token,
+                ownership=subscription.ownership,
             )
             subscription.transactions.append(transaction)
             subscription.product = product
             subscription.auto_renew_product = None
+            subscription.price, subscription.intro_renewals_left = None, 0
+            subscription.pending_price, subscription.price_consented = None, False
             return self._notify("DID_CHANGE_RENEWAL_PREF", "UPGRADE", subscription, transaction)
 
     def extend(self, original_transaction_id: str, days: int) -> Notification:
@@ -494,6 +585,44 @@ class AppleStore:
             ):
                 subscription.status = ACTIVE if subscription.expires > self.clock.now() else EXPIRED
             return self._notify("REFUND_REVERSED", None, subscription, transaction)
+
+    def increase_price(
+        self, original_transaction_id: str, price: int, *, consent_required: bool = True
+    ) -> Notification:
+        """A price increase for the next renewals: PENDING until the customer consents (or
+        ACCEPTED at once when no consent is needed); unanswered, it expires the
+        subscription at the renewal (EXPIRED PRICE_INCREASE)."""
+        with self.lock:
+            subscription = self.subscription(original_transaction_id)
+            subscription.pending_price = price
+            subscription.price_consented = not consent_required
+            subtype = "PENDING" if consent_required else "ACCEPTED"
+            return self._notify("PRICE_INCREASE", subtype, subscription, subscription.latest)
+
+    def consent_to_price(self, original_transaction_id: str) -> Notification:
+        with self.lock:
+            subscription = self.subscription(original_transaction_id)
+            if subscription.pending_price is None:
+                raise ValueError("there is no price increase to consent to")
+            subscription.price_consented = True
+            return self._notify("PRICE_INCREASE", "ACCEPTED", subscription, subscription.latest)
+
+    def revoke_family_access(self, original_transaction_id: str) -> Notification:
+        """REVOKE: a family member loses access shared through Family Sharing (the purchaser
+        stopped sharing, someone left the family, or the purchase was refunded)."""
+        with self.lock:
+            subscription = self.subscription(original_transaction_id)
+            if subscription.family_of is None:
+                raise ValueError("only family-shared access can be revoked this way")
+            subscription.latest.revocation_date = self.clock.now()
+            subscription.status = REVOKED
+            subscription.auto_renew = False
+            return self._notify("REVOKE", None, subscription, subscription.latest)
+
+    def record_attempt(self, notification_uuid: str, at: datetime, result: str) -> None:
+        """One delivery attempt, for Get Notification History's sendAttempts."""
+        with self.lock:
+            self.send_attempts.setdefault(notification_uuid, []).append((at, result))
 
     def request_test(self, environment: AppleEnvironment | None = None) -> tuple[str, Notification]:
         """Request a Test Notification: its token and the TEST notification."""
@@ -604,7 +733,12 @@ class AppleStore:
             data["signedRenewalInfo"] = self.signer.sign(subscription.renewal_payload(now))
             data["status"] = subscription.status
         return self._notify_envelope(
-            notification_type, subtype, transaction.environment, data, transaction.transaction_id
+            notification_type,
+            subtype,
+            transaction.environment,
+            data,
+            transaction.transaction_id,
+            transaction.original_transaction_id,
         )
 
     def _notify_envelope(
@@ -614,6 +748,7 @@ class AppleStore:
         environment: AppleEnvironment,
         data: dict[str, Any],
         transaction_id: str | None = None,
+        original_transaction_id: str | None = None,
     ) -> Notification:
         now = self.clock.now()
         self._counter += 1
@@ -642,6 +777,9 @@ class AppleStore:
             environment=environment,
             signed_payload=self.signer.sign(envelope),
             transaction_id=transaction_id,
+            original_transaction_id=original_transaction_id,
         )
         self.notifications.append(notification)
+        for listener in self.listeners:
+            listener(notification)
         return notification

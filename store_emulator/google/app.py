@@ -132,6 +132,7 @@ def router(play: GooglePlay) -> APIRouter:
         if kind not in ("USER_REQUESTED_STOP_RENEWALS", "DEVELOPER_REQUESTED_STOP_PAYMENTS"):
             return error(400, "cancellationContext.cancellationType is required", "invalid")
         store.cancel(token, by="user" if kind == "USER_REQUESTED_STOP_RENEWALS" else "developer")
+        play.developer_changed("cancel", token)
         return JSONResponse({})
 
     @routes.post(API + "/purchases/subscriptionsv2/tokens/{token}:revoke")
@@ -145,6 +146,7 @@ def router(play: GooglePlay) -> APIRouter:
         if not isinstance(context, dict) or not context:
             return error(400, "revocationContext is required", "invalid")
         store.revoke(token)
+        play.developer_changed("revoke", token)
         return JSONResponse({})
 
     @routes.post(API + "/purchases/subscriptions/{product_id}/tokens/{token}:acknowledge")
@@ -265,7 +267,7 @@ def _check_assertion(play: GooglePlay, assertion: str, token_uri: str) -> str | 
         )
     except jwt.PyJWTError:
         return "the assertion's signature does not verify"
-    now = play.clock.now().timestamp()
+    now = play.wall_clock.now().timestamp()  # the engine signs assertions on real time
     if claims.get("iss") != account.client_email:
         return "iss is not the service account"
     if claims.get("aud") != token_uri:

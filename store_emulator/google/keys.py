@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-from store_emulator.clock import VirtualClock
+from store_emulator.clock import Clock
 
 GOOGLE_ISSUER = "https://accounts.google.com"
 
@@ -72,9 +72,11 @@ class ServiceAccountKey:
 
 
 class PushSigner:
-    """Signs Pub/Sub push tokens (OIDC ID tokens) and publishes their keys as a JWKS."""
+    """Signs Pub/Sub push tokens (OIDC ID tokens) and publishes their keys as a JWKS.
 
-    def __init__(self, clock: VirtualClock, key: RSAPrivateKey | None = None) -> None:
+    `clock` dates the tokens: the wall clock when the engine checks them on real time."""
+
+    def __init__(self, clock: Clock, key: RSAPrivateKey | None = None) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, RSAPrivateKey] = {}

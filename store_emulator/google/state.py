@@ -4,11 +4,13 @@ Everything is explicit data changed by named operations that read the time from 
 clock, the way Google's back end moves a subscription through its lifecycle: `purchase`,
 `renew` (a new `..N` order), `fail_renewal` (grace, or account hold), `hold`, `recover`,
 `cancel`, `restart`, `expire`, `pause`, `resume`, `defer`, `replace` (upgrade/downgrade with
-a linked token), `revoke`, `refund`. A later clock-driven simulation only needs to call them
-at the right instants and publish the matching notifications.
+a linked token), `revoke`, `refund`. `store_emulator.google.lifecycle` calls them at the
+right instants and publishes the matching notifications.
 
 `subscription_resource` and `product_resource` render Google's JSON (SubscriptionPurchaseV2,
-ProductPurchase); `voided_resources` renders VoidedPurchase entries.
+ProductPurchase); `voided_resources` renders VoidedPurchase entries. Prices are micros of the
+base plan's currency; a price change (`change_price`, `confirm_price_change`) applies at the
+renewal after the customer accepted it (or at once for an opt-out change).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from store_emulator.clock import VirtualClock
-from store_emulator.google import periods
+from store_emulator import periods
+from store_emulator.clock import Clock
 
 # How long Google keeps answering for a token after the subscription expired.
 TOKEN_RETENTION = timedelta(days=60)
@@ -53,6 +55,8 @@ class BasePlan:
     grace_period: str | None = "P7D"
     account_hold: str | None = "P30D"
     prepaid: bool = False
+    price_micros: int = 9_990_000
+    currency: str = "USD"
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,22 @@ class SubscriptionProduct:
     product_id: str
     base_plans: dict[str, BasePlan]
     offers: dict[tuple[str, str], Offer] = field(default_factory=dict)
+    # Rank among the app's subscriptions: moving to a higher level is an upgrade (replaces at
+    # once); the same or a lower one is a downgrade or crossgrade (at the next renewal).
+    level: int = 1
+
+
+PriceChangeState = Literal["OUTSTANDING", "CONFIRMED", "APPLIED"]
+
+
+@dataclass
+class PriceChange:
+    """autoRenewingPlan.priceChangeDetails: a new recurring price and where it stands."""
+
+    new_price_micros: int
+    mode: Literal["PRICE_INCREASE", "OPT_OUT_PRICE_INCREASE", "PRICE_DECREASE"]
+    state: PriceChangeState
+    expected_charge_time: datetime
 
 
 @dataclass(frozen=True)
@@ -110,6 +130,8 @@ class SubscriptionPurchase:
     replacement: dict[str, str] | None = None  # itemReplacement
     deferred_product_id: str | None = None
     region_code: str = "US"
+    price_micros: int | None = None  # the agreed recurring price; None: the base plan's
+    price_change: PriceChange | None = None
 
     @property
     def base_order_id(self) -> str:
@@ -144,7 +166,7 @@ class VoidedPurchase:
 class PlayStore:
     """One emulated app's purchases (thread-safe: the HTTP server runs in its own thread)."""
 
-    def __init__(self, clock: VirtualClock, package_name: str, seed: int = 7) -> None:
+    def __init__(self, clock: Clock, package_name: str, seed: int = 7) -> None:
         self.clock = clock
         self.package_name = package_name
         self._lock = threading.RLock()
@@ -159,13 +181,19 @@ class PlayStore:
     # -- catalogue ------------------------------------------------------------------------
 
     def add_subscription_product(
-        self, product_id: str, base_plans: list[BasePlan], offers: list[Offer] | None = None
+        self,
+        product_id: str,
+        base_plans: list[BasePlan],
+        offers: list[Offer] | None = None,
+        *,
+        level: int = 1,
     ) -> SubscriptionProduct:
         with self._lock:
             product = SubscriptionProduct(
                 product_id=product_id,
                 base_plans={plan.base_plan_id: plan for plan in base_plans},
                 offers={(o.base_plan_id, o.offer_id): o for o in offers or []},
+                level=level,
             )
             self._products[product_id] = product
             return product
@@ -173,6 +201,20 @@ class PlayStore:
     def catalog_product(self, product_id: str) -> SubscriptionProduct | None:
         with self._lock:
             return self._products.get(product_id)
+
+    def catalog(self) -> list[SubscriptionProduct]:
+        with self._lock:
+            return list(self._products.values())
+
+    def plan(self, product_id: str, base_plan_id: str) -> BasePlan:
+        """The base plan (KeyError when the catalogue has no such product or plan)."""
+        with self._lock:
+            return self._plan(product_id, base_plan_id)
+
+    def price(self, token: str) -> int:
+        """The subscription's current recurring price, in micros."""
+        with self._lock:
+            return self._price(self._sub(token))
 
     # -- subscription lifecycle -----------------------------------------------------------
 
@@ -183,6 +225,7 @@ class PlayStore:
         offer_id: str | None = None,
         *,
         account_id: str | None = None,
+        profile_id: str | None = None,
         test: bool = False,
         pending: bool = False,
         linked_token: str | None = None,
@@ -191,6 +234,11 @@ class PlayStore:
         """A new subscription purchase; returns its purchase token."""
         with self._lock:
             self._plan(product_id, base_plan_id)
+            if (
+                offer_id is not None
+                and (base_plan_id, offer_id) not in self._products[product_id].offers
+            ):
+                raise KeyError(f"no offer {offer_id} on {product_id}/{base_plan_id}")
             now = self.clock.now()
             purchase = SubscriptionPurchase(
                 token=self._token(),
@@ -202,6 +250,7 @@ class PlayStore:
                 expiry_time=now,
                 test=test,
                 account_id=account_id,
+                profile_id=profile_id,
                 linked_token=linked_token,
                 replacement=replacement,
             )
@@ -235,6 +284,7 @@ class PlayStore:
             purchase = self._sub(token)
             start = purchase.paid_end or purchase.expiry_time
             self._advance_phase(purchase)
+            self._settle_price(purchase)
             order = self._new_order(purchase, start)
             purchase.state, purchase.paid_end = "SUBSCRIPTION_STATE_ACTIVE", None
             return order.order_id
@@ -282,10 +332,12 @@ class PlayStore:
             purchase.state, purchase.auto_renew = "SUBSCRIPTION_STATE_ACTIVE", True
             purchase.cancelled_by = purchase.cancel_time = None
 
-    def expire(self, token: str) -> None:
+    def expire(self, token: str, *, cancelled_by: CancelledBy | None = None) -> None:
         with self._lock:
             purchase = self._sub(token)
             purchase.state, purchase.auto_renew = "SUBSCRIPTION_STATE_EXPIRED", False
+            if cancelled_by is not None and purchase.cancelled_by is None:
+                purchase.cancelled_by, purchase.cancel_time = cancelled_by, self.clock.now()
             if purchase.paid_end is not None:
                 purchase.expiry_time = min(purchase.expiry_time, self.clock.now())
 
@@ -307,6 +359,35 @@ class PlayStore:
             purchase.expiry_time += by
             return purchase.expiry_time
 
+    def change_price(
+        self, token: str, new_price_micros: int, *, opt_in: bool = True
+    ) -> PriceChange:
+        """A new recurring price from the next renewal. An opt-in increase waits for the
+        customer (OUTSTANDING until `confirm_price_change`); an opt-out one or a decrease
+        is already agreed (CONFIRMED)."""
+        with self._lock:
+            purchase = self._sub(token)
+            current = self._price(purchase)
+            mode: Literal["PRICE_INCREASE", "OPT_OUT_PRICE_INCREASE", "PRICE_DECREASE"]
+            if new_price_micros < current:
+                mode = "PRICE_DECREASE"
+            else:
+                mode = "PRICE_INCREASE" if opt_in else "OPT_OUT_PRICE_INCREASE"
+            purchase.price_change = PriceChange(
+                new_price_micros=new_price_micros,
+                mode=mode,
+                state="OUTSTANDING" if mode == "PRICE_INCREASE" else "CONFIRMED",
+                expected_charge_time=purchase.expiry_time,
+            )
+            return purchase.price_change
+
+    def confirm_price_change(self, token: str) -> None:
+        with self._lock:
+            change = self._sub(token).price_change
+            if change is None or change.state != "OUTSTANDING":
+                raise ValueError("there is no price change waiting for consent")
+            change.state = "CONFIRMED"
+
     def defer_replacement(self, token: str, product_id: str) -> None:
         """A downgrade that takes effect at the next renewal."""
         with self._lock:
@@ -320,7 +401,8 @@ class PlayStore:
         offer_id: str | None = None,
         mode: str = "CHARGE_FULL_PRICE",
     ) -> str:
-        """An immediate upgrade/downgrade/crossgrade: a new token linked to the old one."""
+        """A replacement (upgrade/downgrade/crossgrade) taking effect now: a new token linked
+        to the old one, which ends with a replacement cancellation."""
         with self._lock:
             old = self._sub(old_token)
             token = self.purchase(
@@ -328,6 +410,7 @@ class PlayStore:
                 base_plan_id,
                 offer_id,
                 account_id=old.account_id,
+                profile_id=old.profile_id,
                 test=old.test,
                 linked_token=old_token,
                 replacement={
@@ -339,6 +422,7 @@ class PlayStore:
             old.state, old.auto_renew = "SUBSCRIPTION_STATE_EXPIRED", False
             old.cancelled_by, old.cancel_time = "replacement", self.clock.now()
             old.expiry_time = self.clock.now()
+            old.deferred_product_id = None
             return token
 
     def revoke(self, token: str) -> str:
@@ -423,7 +507,9 @@ class PlayStore:
             purchase = self.subscriptions.get(token)
             if purchase is None:
                 return None
-            return _subscription_json(purchase, self._products.get(purchase.product_id))
+            return _subscription_json(
+                purchase, self._products.get(purchase.product_id), self._price(purchase)
+            )
 
     def product_resource(self, product_id: str, token: str) -> dict[str, Any] | None:
         with self._lock:
@@ -495,7 +581,7 @@ class PlayStore:
                             {
                                 "regionCode": "US",
                                 "newSubscriberAvailability": True,
-                                "price": {"currencyCode": "USD", "units": "9", "nanos": 990000000},
+                                "price": money(plan.price_micros, plan.currency),
                             }
                         ],
                     }
@@ -579,8 +665,25 @@ class PlayStore:
         else:
             purchase.phase_index = None
 
+    def _price(self, purchase: SubscriptionPurchase) -> int:
+        if purchase.price_micros is not None:
+            return purchase.price_micros
+        return self._plan(purchase.product_id, purchase.base_plan_id).price_micros
+
+    def _settle_price(self, purchase: SubscriptionPurchase) -> None:
+        """At a renewal: an agreed price change applies now; an applied one is done."""
+        change = purchase.price_change
+        if change is None:
+            return
+        if change.state == "APPLIED":
+            purchase.price_change = None
+        elif change.state == "CONFIRMED":
+            purchase.price_micros = change.new_price_micros
+            change.state = "APPLIED"
+
     def _restart_billing(self, purchase: SubscriptionPurchase, start: datetime) -> str:
         self._advance_phase(purchase)
+        self._settle_price(purchase)
         order = self._new_order(purchase, start)
         purchase.state, purchase.paid_end = "SUBSCRIPTION_STATE_ACTIVE", None
         purchase.auto_resume_time = None
@@ -622,8 +725,14 @@ class PlayStore:
         )
 
 
+def money(micros: int, currency: str) -> dict[str, Any]:
+    """A google.type.Money."""
+    units, nanos = divmod(micros, 1_000_000)
+    return {"currencyCode": currency, "units": str(units), "nanos": nanos * 1000}
+
+
 def _subscription_json(
-    purchase: SubscriptionPurchase, product: SubscriptionProduct | None
+    purchase: SubscriptionPurchase, product: SubscriptionProduct | None, price_micros: int
 ) -> dict[str, Any]:
     item: dict[str, Any] = {
         "productId": purchase.product_id,
@@ -634,10 +743,19 @@ def _subscription_json(
     if plan is not None and plan.prepaid:
         item["prepaidPlan"] = {}
     else:
+        currency = plan.currency if plan is not None else "USD"
         item["autoRenewingPlan"] = {
             "autoRenewEnabled": purchase.auto_renew,
-            "recurringPrice": {"currencyCode": "USD", "units": "9", "nanos": 990000000},
+            "recurringPrice": money(price_micros, currency),
         }
+        change = purchase.price_change
+        if change is not None:
+            item["autoRenewingPlan"]["priceChangeDetails"] = {
+                "newPrice": money(change.new_price_micros, currency),
+                "priceChangeMode": change.mode,
+                "priceChangeState": change.state,
+                "expectedNewPriceChargeTime": _rfc3339(change.expected_charge_time),
+            }
     if purchase.offer_id:
         item["offerDetails"]["offerId"] = purchase.offer_id
     if purchase.orders:

@@ -1,6 +1,8 @@
 """Delivery guarantees against a real `iap-engine serve` process.
 
 - 50 concurrent deliveries of one notification: all answered 200, processed once.
+- A crash between storing a delivery and committing its state loses nothing:
+  `iap-engine replay` completes it.
 - Deleting an account: its data is gone, the subscription is still found by a transaction id,
   reports `account_deleted: true`, and later store deliveries still update it;
   `iap-engine status` shows it all.
@@ -9,6 +11,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +23,8 @@ from sqlalchemy import select
 
 from iap_engine.persistence.database import create_database_engine
 from iap_engine.persistence.tables import events, inbox, subscriptions
+from store_emulator.google.faults import Fault
+from tests.e2e.scenarios import PREMIUM, World, world
 from tests.e2e.test_real_apple_notifications import (
     KEYS,
     ORIGINAL,
@@ -132,3 +138,45 @@ def test_a_deleted_account_stays_tracked_and_findable(
     missing = cli(config, "status", "no-such-thing")
     assert missing.returncode == 1
     assert "nothing found" in missing.stdout
+
+
+def test_a_crash_between_storing_and_committing_loses_nothing(
+    tmp_path: Path, fresh_database: Callable[[], str]
+) -> None:
+    """A Google notification makes the engine ask Play for the truth; the engine is killed
+    while it waits, with the raw delivery committed and nothing merged. Replay completes it."""
+    database_url = fresh_database()
+    with world(tmp_path, database_url) as w:
+        google = w.emulator.google
+        assert google is not None
+        token = google.purchase(PREMIUM, "monthly", account_id="crash-user")
+        google.play.faults.add(Fault(delay=60, path_contains="subscriptionsv2"))
+        pushed = threading.Thread(target=_deliver_quietly, args=(w,), daemon=True)
+        pushed.start()
+        deadline = time.monotonic() + 30
+        while not any("subscriptionsv2" in call for call in google.play.api_calls):
+            assert time.monotonic() < deadline, "the engine never asked Google Play"
+            time.sleep(0.05)
+        w.engine.kill()
+        pushed.join(timeout=90)
+        google.play.faults.clear()
+
+        stored = rows(database_url, inbox)
+        assert [(r.store, r.status) for r in stored] == [("play_store", "received")]
+        assert rows(database_url, subscriptions) == []
+
+        replayed = cli(w.engine.config, "replay")
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+        assert "replayed 1 deliveries: 1 processed" in replayed.stdout
+        assert [r.status for r in rows(database_url, inbox)] == ["processed"]
+        # A purchase token may start with "-": `--` ends the options.
+        found = cli(w.engine.config, "status", "--json", "--", token)
+        assert found.returncode == 0, found.stderr
+        (subscription,) = json.loads(found.stdout)["subscriptions"]
+        assert subscription["app_user_id"] == "crash-user"
+        assert subscription["status"] == "active"
+
+
+def _deliver_quietly(w: World) -> None:
+    with w.emulator.lock:
+        w.emulator.deliver_pending()  # its POST dies with the engine

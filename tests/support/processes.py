@@ -68,10 +68,11 @@ class EngineProcess:
 
 
 def cli(
-    config: Path, *args: str, env: dict[str, str] | None = None
+    config: Path, command: str, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """`iap-engine COMMAND --config CONFIG ARGS...` (so ARGS may end with `-- QUERY`)."""
     return subprocess.run(
-        [sys.executable, "-m", "iap_engine.cli", *args, "--config", str(config)],
+        [sys.executable, "-m", "iap_engine.cli", command, "--config", str(config), *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

@@ -107,7 +107,7 @@ async def _register(ctx: Engine, verified: Verified, app_user_id: str) -> dict[s
         ctx.catalog,
         verified,
         app_user_id,
-        policy=ctx.settings.engine.restore_policy,
+        policy=ctx.policy,
     )
     view = await run_in_threadpool(
         subscription_detail, ctx.uow_factory, ctx.clock, ctx.catalog, subscription.id

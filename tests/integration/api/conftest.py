@@ -12,6 +12,7 @@ from iap_engine.api.app import create_app
 from iap_engine.api.context import Engine as ApiEngine
 from iap_engine.metrics import Metrics
 from iap_engine.persistence.unit_of_work import SqlUnitOfWorkFactory
+from iap_engine.service.policy import Policy
 from iap_engine.settings import Settings
 from tests.conftest import ManualClock
 from tests.support.builders import CATALOG
@@ -74,6 +75,9 @@ def make_client(
             uow_factory=uow_factory,
             clock=clock,
             catalog=CATALOG,
+            policy=Policy(
+                restore=str(engine_settings.get("restore_policy", "transfer")),  # type: ignore[arg-type]
+            ),
             metrics=Metrics(),
             apple=fake_apple,
             google=fake_google,

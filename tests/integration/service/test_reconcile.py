@@ -1,0 +1,311 @@
+"""Reconciliation use cases with fake store sources, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select, update
+
+from iap_engine.domain import EventKind, Source, Status, Store, StoreRecord, Subscription
+from iap_engine.domain.schedule import AFTER_ACCESS_ENDS, next_check
+from iap_engine.persistence.tables import subscriptions
+from iap_engine.persistence.unit_of_work import SqlUnitOfWorkFactory
+from iap_engine.service.deliveries import ReadDelivery, _store_raw
+from iap_engine.service.errors import StoreRejected, StoreUnavailable
+from iap_engine.service.policy import DEFAULT_POLICY, Policy
+from iap_engine.service.reconcile import (
+    AFTER_STORE_FAILURE,
+    CURSOR_OVERLAP,
+    FIRST_LOOKBACK,
+    Check,
+    check_subscription,
+    claim_due,
+    follow_history,
+    release_leases,
+    retry_deliveries,
+)
+from iap_engine.service.recording import record_input
+from iap_engine.service.stores import HistoryPage
+from tests.conftest import ManualClock
+from tests.support.builders import CATALOG, at, event, period, state
+from tests.support.fakes import FakeReader, record
+
+LEASE = timedelta(minutes=5)
+
+
+def purchase(key: str, days: float = 30) -> StoreRecord:
+    return record(
+        Store.APP_STORE,
+        key,
+        event(
+            EventKind.PURCHASED,
+            at(0),
+            state(Status.ACTIVE, at(days)),
+            periods=(period(f"{key}-1", at(0), at(days)),),
+        ),
+    )
+
+
+def renewal(key: str, n: int, store_time: datetime) -> StoreRecord:
+    start = at(30 * (n - 1))
+    return record(
+        Store.APP_STORE,
+        key,
+        event(
+            EventKind.REFRESHED,
+            store_time,
+            state(Status.ACTIVE, start + timedelta(days=30)),
+            periods=(period(f"{key}-{n}", start, start + timedelta(days=30)),),
+        ),
+    )
+
+
+# A window longer than the tests' terms, so that access ends decide the schedule.
+LONG = Policy(recheck_window=timedelta(days=365))
+
+
+def store(uow_factory: SqlUnitOfWorkFactory, *records: StoreRecord) -> list[Subscription]:
+    with uow_factory() as uow:
+        saved = [
+            record_input(
+                uow, CATALOG, r, now=at(0), source=Source.PURCHASE, policy=LONG
+            ).subscription
+            for r in records
+        ]
+        uow.commit()
+    return saved
+
+
+def next_check_of(engine: Engine, subscription_id: str) -> tuple:
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(
+                subscriptions.c.next_check_at,
+                subscriptions.c.lease_owner,
+                subscriptions.c.lease_expires_at,
+            ).where(subscriptions.c.id == subscription_id)
+        ).one()
+    return tuple(row)
+
+
+@dataclass
+class FakeState:
+    answers: dict[str, object] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def store(self) -> Store:
+        return Store.APP_STORE
+
+    def current(self, subscription: Subscription, token: str | None) -> ReadDelivery:
+        with self.lock:
+            self.calls.append(subscription.store_key)
+        answer = self.answers.get(subscription.store_key)
+        if isinstance(answer, Exception):
+            raise answer
+        if answer is None:
+            return ReadDelivery(())
+        assert isinstance(answer, StoreRecord)
+        return ReadDelivery((answer,))
+
+
+def test_a_new_subscription_is_scheduled_at_its_access_end_or_rolling_slot(
+    uow_factory: SqlUnitOfWorkFactory, engine: Engine
+) -> None:
+    (subscription,) = store(uow_factory, purchase("1001"))
+    expected = next_check(subscription, at(0), LONG.recheck_window)
+    assert expected is not None and expected <= at(30) + AFTER_ACCESS_ENDS
+    assert next_check_of(engine, subscription.id) == (expected, None, None)
+    with uow_factory() as uow:
+        weekly = record_input(
+            uow, CATALOG, purchase("1002"), now=at(0), source=Source.PURCHASE
+        ).subscription
+        uow.commit()
+    expected = next_check(weekly, at(0), DEFAULT_POLICY.recheck_window)
+    assert expected is not None and expected <= at(7)
+    assert next_check_of(engine, weekly.id)[0] == expected
+
+
+def test_due_subscriptions_are_claimed_exclusively_and_leases_expire(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    store(uow_factory, *(purchase(f"{1000 + i}", days=1) for i in range(30)))
+    clock.set(at(2))
+    claims: dict[str, list[str]] = {}
+    barrier = threading.Barrier(3, timeout=30)
+
+    def worker(name: str) -> None:
+        barrier.wait()
+        claims[name] = claim_due(uow_factory, clock, worker=name, limit=12, lease=LEASE)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    claimed = [sid for ids in claims.values() for sid in ids]
+    assert len(claimed) == len(set(claimed)) == 30  # everything, nothing twice
+    # Nobody can claim what is leased ...
+    assert claim_due(uow_factory, clock, worker="late", limit=100, lease=LEASE) == []
+    # ... until the lease of a dead worker expires.
+    clock.advance(LEASE + timedelta(seconds=1))
+    assert len(claim_due(uow_factory, clock, worker="late", limit=100, lease=LEASE)) == 30
+    assert release_leases(uow_factory, worker="late") == 30
+
+
+def test_a_renewal_the_webhook_never_announced_is_merged(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock, engine: Engine
+) -> None:
+    (subscription,) = store(uow_factory, purchase("2001"))
+    clock.set(at(31))
+    source = FakeState({"2001": renewal("2001", 2, at(30, hours=1))})
+    (claimed,) = claim_due(uow_factory, clock, worker="w", limit=10, lease=LEASE)
+    checked = check_subscription(
+        uow_factory, clock, CATALOG, {Store.APP_STORE: source}, claimed, worker="w", policy=LONG
+    )
+    assert checked.result is Check.UPDATED
+    with uow_factory(readonly=True) as uow:
+        after = uow.subscriptions.get(subscription.id)
+        timeline = uow.timeline.for_subscription(subscription.id)
+    assert [p.transaction_id for p in after.periods] == ["2001-1", "2001-2"]
+    assert after.expires_at == at(60)
+    assert timeline[-1].source.value == "reconcile"
+    expected = next_check(after, at(31), LONG.recheck_window)
+    assert expected is not None and expected <= at(60) + AFTER_ACCESS_ENDS
+    assert next_check_of(engine, subscription.id) == (expected, None, None)
+
+
+def test_a_store_outage_reschedules_and_a_gone_purchase_stops_polling(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock, engine: Engine
+) -> None:
+    down, gone = store(uow_factory, purchase("3001"), purchase("3002"))
+    clock.set(at(31))
+    source = FakeState(
+        {"3001": StoreUnavailable("503"), "3002": StoreRejected("purchase_gone", "410")}
+    )
+    claimed = claim_due(uow_factory, clock, worker="w", limit=10, lease=LEASE)
+    results = {
+        sid: check_subscription(
+            uow_factory, clock, CATALOG, {Store.APP_STORE: source}, sid, worker="w"
+        ).result
+        for sid in claimed
+    }
+    assert results == {down.id: Check.UNAVAILABLE, gone.id: Check.GONE}
+    assert next_check_of(engine, down.id) == (at(31) + AFTER_STORE_FAILURE, None, None)
+    assert next_check_of(engine, gone.id) == (None, None, None)
+    with uow_factory(readonly=True) as uow:
+        note = uow.timeline.for_subscription(gone.id)[-1].note
+    assert "no longer knows" in note
+
+
+def test_a_deleted_account_does_not_stop_reconciliation(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    (subscription,) = store(uow_factory, purchase("4001"))
+    with uow_factory() as uow:
+        loaded = uow.subscriptions.get(subscription.id)
+        uow.subscriptions.save(replace(loaded, app_user_id=None, account_deleted=True), at(1))
+        uow.commit()
+    clock.set(at(31))
+    source = FakeState({"4001": renewal("4001", 2, at(30, hours=1))})
+    assert claim_due(uow_factory, clock, worker="w", limit=10, lease=LEASE) == [subscription.id]
+    check_subscription(
+        uow_factory, clock, CATALOG, {Store.APP_STORE: source}, subscription.id, worker="w"
+    )
+    with uow_factory(readonly=True) as uow:
+        after = uow.subscriptions.get(subscription.id)
+    assert after.account_deleted and after.expires_at == at(60)
+
+
+@dataclass
+class FakeHistory:
+    pages: list[HistoryPage]
+    asked: list[tuple[datetime, datetime, str | None]] = field(default_factory=list)
+    fail_at: int | None = None
+
+    @property
+    def store(self) -> Store:
+        return Store.APP_STORE
+
+    @property
+    def cursor_name(self) -> str:
+        return "fake.history"
+
+    def page(self, start: datetime, end: datetime, token: str | None) -> HistoryPage:
+        self.asked.append((start, end, token))
+        index = int(token or 0)
+        if self.fail_at == index:
+            raise StoreUnavailable("history unavailable")
+        return replace(
+            self.pages[index], next_token=str(index + 1) if index + 1 < len(self.pages) else None
+        )
+
+
+def test_history_is_read_from_its_cursor_and_ingested_like_webhooks(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    def renewal_delivery() -> ReadDelivery:
+        return ReadDelivery((renewal("5001", 2, at(30, hours=1)),))
+
+    reader = FakeReader(Store.APP_STORE, {"renew": renewal_delivery})
+    body = json.dumps({"id": "uuid-5", "ref": "renew"}).encode()
+    history = FakeHistory(
+        [HistoryPage(deliveries=(body,)), HistoryPage(records=(purchase("5002"),))]
+    )
+    clock.set(at(40))
+    first = follow_history(uow_factory, clock, CATALOG, history, reader)
+    assert (first.deliveries, first.records, first.complete) == (1, 1, True)
+    assert history.asked[0][0] == at(40) - FIRST_LOOKBACK - CURSOR_OVERLAP
+    with uow_factory(readonly=True) as uow:
+        assert uow.subscriptions.by_store_key(Store.APP_STORE, "5001") is not None
+        assert uow.subscriptions.by_store_key(Store.APP_STORE, "5002") is not None
+        assert uow.cursors.get("fake.history") == at(40).isoformat()
+    # The next run starts where this one ended (minus the overlap); a repeated notification
+    # is recognised by the inbox like a repeated webhook.
+    clock.set(at(41))
+    history.asked.clear()
+    follow_history(uow_factory, clock, CATALOG, history, reader)
+    assert history.asked[0][0] == at(40) - CURSOR_OVERLAP
+    assert reader.reads == 1
+    # A failure part-way keeps the cursor where it was.
+    history.fail_at = 1
+    clock.set(at(42))
+    assert not follow_history(uow_factory, clock, CATALOG, history, reader).complete
+    with uow_factory(readonly=True) as uow:
+        assert uow.cursors.get("fake.history") == at(41).isoformat()
+
+
+def test_deliveries_left_behind_are_retried_once_settled(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    def renewal_delivery() -> ReadDelivery:
+        return ReadDelivery((renewal("6001", 2, at(30, hours=1)),))
+
+    reader = FakeReader(Store.APP_STORE, {"renew": renewal_delivery})
+    _store_raw(uow_factory, clock, reader, json.dumps({"id": "u-6", "ref": "renew"}).encode())
+    fresh = retry_deliveries(uow_factory, clock, CATALOG, {Store.APP_STORE: reader})
+    assert fresh.processed == 0  # maybe still being processed by its request
+    clock.advance(timedelta(minutes=2))
+    later = retry_deliveries(uow_factory, clock, CATALOG, {Store.APP_STORE: reader})
+    assert later.processed == 1
+
+
+def test_an_anomaly_asks_for_a_check_at_once(
+    uow_factory: SqlUnitOfWorkFactory, engine: Engine
+) -> None:
+    (subscription,) = store(uow_factory, purchase("7001"))
+    surprising = record(
+        Store.APP_STORE,
+        "7001",
+        event(EventKind.RECOVERED, at(2), state(Status.ACTIVE, at(30))),
+    )
+    with uow_factory() as uow:
+        record_input(uow, CATALOG, surprising, now=at(2), source=Source.PURCHASE)
+        uow.commit()
+    assert next_check_of(engine, subscription.id)[0] == at(2)
+    with engine.begin() as connection:  # keep the fixture's data tidy for the next test
+        connection.execute(update(subscriptions).values(next_check_at=None))
