@@ -116,6 +116,28 @@ def store_session(rate: float | None = None, concurrency: int = 16) -> requests.
     return session
 
 
+def count_calls(session: requests.Session, metrics: Metrics, store: Store) -> None:
+    """Count every answer a store gives on this session, by outcome (for `/metrics`).
+
+    The same outcomes as the App Store client reports: ok, rate_limited, unavailable (5xx),
+    rejected (any other error answer).
+    """
+
+    def observe(response: requests.Response, *args: object, **kwargs: object) -> None:
+        status = response.status_code
+        if status < 400:
+            outcome = "ok"
+        elif status == 429:
+            outcome = "rate_limited"
+        elif status >= 500:
+            outcome = "unavailable"
+        else:
+            outcome = "rejected"
+        metrics.store_calls.inc(store.value, outcome)
+
+    session.hooks["response"].append(observe)
+
+
 def policy_from(settings: Settings) -> Policy:
     return Policy(
         restore=settings.engine.restore_policy,
@@ -168,6 +190,8 @@ def wire(
         from store_adapters.google.factory import google_adapter
         from store_adapters.google.reconcile import GoogleStateSource, GoogleVoidedPurchases
 
+        if session is None:  # an injected session may be shared by both stores
+            count_calls(google_session, metrics, Store.PLAY_STORE)
         google_play = google_adapter(settings.google, google_session, clock)
         google = google_play
         if google_play.gateway is not None:

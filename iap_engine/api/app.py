@@ -10,6 +10,7 @@ from iap_engine import __version__
 from iap_engine.api import errors
 from iap_engine.api.auth import KeyRing
 from iap_engine.api.context import Engine
+from iap_engine.api.counting import RequestCounter
 from iap_engine.api.limits import BodyLimit
 from iap_engine.api.routes import health, notifications, purchases, support, users
 from iap_engine.api.turns import Turns
@@ -34,6 +35,7 @@ def create_app(engine: Engine) -> FastAPI:
     for module in (purchases, users, support, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=engine.settings.server.max_body_bytes)
+    app.add_middleware(RequestCounter, counter=engine.metrics.requests)
     _document(app, notifications.OPENAPI_PATHS)
     return app
 

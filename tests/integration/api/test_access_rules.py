@@ -62,9 +62,16 @@ def test_each_role_gets_only_what_it_needs(client: TestClient, method, path, bod
 
 def test_open_endpoints_need_no_key(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+    client.get("/v1/users/u-42/entitlements")  # 401, and counted by route, not by user
     metrics = client.get("/metrics")
     assert metrics.status_code == 200
     assert "# TYPE iap_deliveries_total counter" in metrics.text
+    assert 'iap_http_requests_total{route="/healthz",status="200"} 1' in metrics.text
+    assert (
+        'iap_http_requests_total{route="/v1/users/{app_user_id}/entitlements",status="401"} 1'
+        in metrics.text
+    )
+    assert "u-42" not in metrics.text
     assert client.get("/openapi.json").json()["info"]["title"] == "iap-engine"
 
 
