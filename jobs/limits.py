@@ -12,7 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import requests
+from requests.adapters import DEFAULT_POOLSIZE, HTTPAdapter
+
+from jobs.session import StoreSession
 
 
 class TokenBucket:
@@ -50,13 +52,19 @@ class TokenBucket:
             self._sleep(wait)
 
 
-class LimitedSession(requests.Session):
+class LimitedSession(StoreSession):
     """A store's session: each request waits for a token and for a free slot."""
 
     def __init__(self, bucket: TokenBucket, concurrency: int) -> None:
         super().__init__()
         self.bucket = bucket
         self._slots = threading.BoundedSemaphore(concurrency)
+        # One kept-alive connection per request in flight. requests' default pool keeps 10
+        # per host: with more in flight, each extra request opened a new connection and
+        # dropped it afterwards (a TCP handshake, and a warning logged, every time).
+        pooled = HTTPAdapter(pool_maxsize=max(concurrency, DEFAULT_POOLSIZE))
+        self.mount("https://", pooled)
+        self.mount("http://", pooled)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         self.bucket.acquire()

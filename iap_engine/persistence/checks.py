@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 
+from iap_engine.persistence.driver import Statement
 from iap_engine.persistence.tables import subscriptions
 
 s = subscriptions.c
+
+# Once per reconciled subscription: run on the driver (see `driver`), a whole group at once.
+_FINISH = Statement(
+    update(subscriptions)
+    .where(s.id == bindparam("where_id"))
+    .where(s.lease_owner == bindparam("where_worker"))
+    .values(lease_owner=None, lease_expires_at=None)
+)
 
 
 class SqlChecks:
@@ -38,10 +47,18 @@ class SqlChecks:
         return [row.id for row in claimed]
 
     def finish(self, subscription_id: str, worker: str, next_check_at: datetime | None) -> None:
-        self._connection.execute(
-            update(subscriptions)
-            .where(and_(s.id == subscription_id, s.lease_owner == worker))
-            .values(next_check_at=next_check_at, lease_owner=None, lease_expires_at=None)
+        _FINISH.run(
+            self._connection,
+            {"next_check_at": next_check_at, "where_id": subscription_id, "where_worker": worker},
+        )
+
+    def finish_many(self, worker: str, scheduled: Sequence[tuple[str, datetime | None]]) -> None:
+        _FINISH.run_many(
+            self._connection,
+            [
+                {"next_check_at": at, "where_id": subscription_id, "where_worker": worker}
+                for subscription_id, at in scheduled
+            ],
         )
 
     def release_all(self, worker: str) -> int:

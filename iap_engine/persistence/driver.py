@@ -52,14 +52,21 @@ class Statement:
         dialect = connection.dialect
         key = (dialect.name, tuple(parameters))
         sql, order, defaults = self._compiled.get(key) or self._compile(dialect, key)
-        given = {**defaults, **parameters} if defaults else parameters
-        values: Any
-        if order is not None:
-            values = [_sqlite_value(given[name]) for name in order]
-        else:
-            values = {name: _naive_utc(value) for name, value in given.items()}
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(sql, values)
+        cursor.execute(sql, _values(order, defaults, parameters))
+        return cursor
+
+    def run_many(self, connection: Connection, parameter_sets: Sequence[Mapping[str, Any]]) -> Any:
+        """Execute once per parameter set (all with the same names), in one driver call:
+        SQLite loops in C, psycopg pipelines them (one round trip, not one each). The
+        cursor's rowcount is the sum over the sets."""
+        if not parameter_sets:
+            return None
+        dialect = connection.dialect
+        key = (dialect.name, tuple(parameter_sets[0]))
+        sql, order, defaults = self._compiled.get(key) or self._compile(dialect, key)
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.executemany(sql, [_values(order, defaults, given) for given in parameter_sets])
         return cursor
 
     def rows(self, connection: Connection, parameters: Mapping[str, Any]) -> list[Any]:
@@ -94,6 +101,15 @@ class Statement:
         entry = (str(compiled), order, defaults)
         self._compiled[key] = entry
         return entry
+
+
+def _values(
+    order: tuple[str, ...] | None, defaults: dict[str, Any], parameters: Mapping[str, Any]
+) -> Any:
+    given = {**defaults, **parameters} if defaults else parameters
+    if order is not None:
+        return [_sqlite_value(given[name]) for name in order]
+    return {name: _naive_utc(value) for name, value in given.items()}
 
 
 def _naive_utc(value: Any) -> Any:

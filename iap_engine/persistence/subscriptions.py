@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import EllipsisType
 from typing import Any
@@ -74,6 +74,10 @@ def _facts(table: Table, names: tuple[str, ...], prefix: str, present: bool) -> 
 
 
 def _load_where(condition: Any) -> Statement:
+    return Statement(_load_select(condition))
+
+
+def _load_select(condition: Any) -> Any:
     """The subscriptions matching `condition`: one row per period (or one with no period),
     then one per revocation."""
     with_periods = (
@@ -101,7 +105,7 @@ def _load_where(condition: Any) -> Statement:
     both = union_all(with_periods, with_revocations)
     order = ("created_at", "id", "period_starts_at", "period_transaction_id",
              "revocation_transaction_id")  # fmt: skip
-    return Statement(both.order_by(*(both.selected_columns[name] for name in order)))
+    return both.order_by(*(both.selected_columns[name] for name in order))
 
 
 _BY_ID = _load_where(subscriptions.c.id == bindparam("id"))
@@ -166,6 +170,31 @@ _UPDATE_REVOCATION = Statement(
     .where(revocations.c.transaction_id == bindparam("where_transaction_id"))
 )
 _INSERT_TOKEN = Statement(insert(subscription_tokens))
+# Reconciliation loads a whole group of subscriptions at once (a list: through SQLAlchemy,
+# whose expanding IN the driver statements do not do; once per group, not per subscription).
+_MANY = _load_select(subscriptions.c.id.in_(bindparam("ids", expanding=True)))
+_CHAINS = (
+    select(
+        subscription_tokens.c.subscription_id,
+        subscription_tokens.c.store,
+        subscription_tokens.c.token,
+        subscription_tokens.c.linked_token,
+        subscription_tokens.c.created_at,
+    )
+    .where(subscription_tokens.c.subscription_id.in_(bindparam("ids", expanding=True)))
+    .order_by(
+        subscription_tokens.c.subscription_id,
+        subscription_tokens.c.created_at,
+        subscription_tokens.c.token,
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    token: str
+    linked_token: str | None
+    created_at: datetime
 
 
 class SqlSubscriptions:
@@ -173,6 +202,13 @@ class SqlSubscriptions:
         self._connection = connection
         # What each subscription looked like when loaded, to write only what changed.
         self._loaded: dict[str, Subscription] = {}
+        # What `get_many` and `current_tokens` loaded, so that this unit of work's later
+        # look-ups of the same subscriptions need no query: (store, store key) -> id, each
+        # subscription's tokens in order, and (store, token) -> owner. Store keys and token
+        # owners never change; what does change is guarded by the version check on save.
+        self._keys: dict[tuple[str, str], str] = {}
+        self._chains: dict[str, list[_Token]] = {}
+        self._owners: dict[tuple[str, str], str] = {}
 
     # -- reading --------------------------------------------------------------------------
 
@@ -180,11 +216,26 @@ class SqlSubscriptions:
         found = self._load(_BY_ID, {"id": subscription_id})
         return found[0] if found else None
 
+    def get_many(self, subscription_ids: Sequence[str]) -> Sequence[Subscription]:
+        if not subscription_ids:
+            return []
+        rows = self._connection.execute(_MANY, {"ids": list(subscription_ids)})
+        loaded = self._assemble(rows)
+        for subscription in loaded:
+            self._keys[(subscription.store.value, subscription.store_key)] = subscription.id
+        return loaded
+
     def by_store_key(self, store: Store, store_key: str) -> Subscription | None:
+        known = self._keys.get((store.value, store_key))
+        if known is not None:
+            return self._loaded[known]
         found = self._load(_BY_STORE_KEY, {"store": store.value, "key": store_key})
         return found[0] if found else None
 
     def by_token(self, store: Store, token: str) -> Subscription | None:
+        owner = self._owners.get((store.value, token))
+        if owner is not None and owner in self._loaded:
+            return self._loaded[owner]
         found = self._load(_BY_TOKEN, {"store": store.value, "token": token})
         return found[0] if found else None
 
@@ -199,14 +250,28 @@ class SqlSubscriptions:
         return [row.token for row in rows]
 
     def current_token(self, subscription_id: str) -> str | None:
-        rows = _TOKENS.rows(self._connection, {"id": subscription_id})
-        replaced = {row.linked_token for row in rows if row.linked_token}
-        newest = [row.token for row in rows if row.token not in replaced]
-        return newest[-1] if newest else None
+        chain = self._chains.get(subscription_id)
+        if chain is not None:
+            return _newest(chain)
+        return _newest(_TOKENS.rows(self._connection, {"id": subscription_id}))
+
+    def current_tokens(self, subscription_ids: Sequence[str]) -> dict[str, str]:
+        if not subscription_ids:
+            return {}
+        chains: dict[str, list[_Token]] = {sid: [] for sid in subscription_ids}
+        for row in self._connection.execute(_CHAINS, {"ids": list(subscription_ids)}):
+            chains[row.subscription_id].append(_Token(row.token, row.linked_token, row.created_at))
+            self._owners[(row.store, row.token)] = row.subscription_id
+        self._chains.update(chains)
+        current = {sid: _newest(chain) for sid, chain in chains.items()}
+        return {sid: token for sid, token in current.items() if token is not None}
 
     def _load(self, load: Statement, parameters: Mapping[str, Any]) -> list[Subscription]:
+        return self._assemble(load.rows(self._connection, parameters))
+
+    def _assemble(self, rows: Iterable[Any]) -> list[Subscription]:
         found: dict[str, tuple[Any, list[Period], list[Revocation]]] = {}
-        for row in load.rows(self._connection, parameters):
+        for row in rows:
             entry = found.get(row.id)
             if entry is None:
                 entry = found[row.id] = (row, [], [])
@@ -270,6 +335,8 @@ class SqlSubscriptions:
         linked_token: str | None,
         now: datetime,
     ) -> None:
+        if (store.value, token) in self._owners:
+            return  # owned already (tokens never change hands)
         if _TOKEN_OWNER.rows(self._connection, {"store": store.value, "token": token}):
             return
         _INSERT_TOKEN.run(
@@ -282,6 +349,11 @@ class SqlSubscriptions:
                 "created_at": now,
             },
         )
+        chain = self._chains.get(subscription_id)
+        if chain is not None:
+            chain.append(_Token(token, linked_token, now))
+            chain.sort(key=lambda t: (t.created_at, t.token))
+            self._owners[(store.value, token)] = subscription_id
 
     def _write_facts(
         self,
@@ -312,6 +384,14 @@ class SqlSubscriptions:
                 _INSERT_REVOCATION.run(connection, {"subscription_id": subscription_id, **values})
             else:
                 _UPDATE_REVOCATION.run(connection, _where(subscription_id, values))
+
+
+def _newest(chain: Iterable[Any]) -> str | None:
+    """The token of a chain (in order of arrival) that no other token replaced."""
+    tokens = list(chain)
+    replaced = {t.linked_token for t in tokens if t.linked_token}
+    newest = [t.token for t in tokens if t.token not in replaced]
+    return newest[-1] if newest else None
 
 
 def _where(subscription_id: str, values: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,11 @@ class Clock(Protocol):
 class Subscriptions(Protocol):
     def get(self, subscription_id: str) -> Subscription | None: ...
 
+    def get_many(self, subscription_ids: Sequence[str]) -> Sequence[Subscription]:
+        """Those that exist, in one read; this unit of work then finds them by store key
+        without reading again (reconciliation merges a group of them per transaction)."""
+        ...
+
     def by_store_key(self, store: Store, store_key: str) -> Subscription | None: ...
 
     def by_token(self, store: Store, token: str) -> Subscription | None: ...
@@ -64,6 +69,11 @@ class Subscriptions(Protocol):
 
     def current_token(self, subscription_id: str) -> str | None:
         """The newest token of a linked chain: the one no other token replaced."""
+        ...
+
+    def current_tokens(self, subscription_ids: Sequence[str]) -> dict[str, str]:
+        """`current_token` of each (those with tokens), in one read; this unit of work then
+        answers `current_token`, `by_token` and `add_token` for them without reading again."""
         ...
 
 
@@ -113,6 +123,10 @@ class Checks(Protocol):
 
     def finish(self, subscription_id: str, worker: str, next_check_at: datetime | None) -> None:
         """Record the next check and release the lease (only if `worker` still holds it)."""
+        ...
+
+    def finish_many(self, worker: str, scheduled: Sequence[tuple[str, datetime | None]]) -> None:
+        """`finish` for each (subscription id, next check), in one call."""
         ...
 
     def release_all(self, worker: str) -> int:

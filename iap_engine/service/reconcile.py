@@ -15,7 +15,7 @@ like any other. No transaction is open while a store is being asked.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -33,6 +33,7 @@ from iap_engine.domain import (
 )
 from iap_engine.service.deliveries import (
     NotificationReader,
+    ReadDelivery,
     Result,
     process,
     receive,
@@ -65,6 +66,7 @@ class Check(StrEnum):
     GONE = "gone"
     MISSING = "missing"
     UNSERVED = "unserved"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,32 @@ class Checked:
     subscription_id: str
     result: Check
     anomalies: int = 0
+
+    @property
+    def merged(self) -> bool:
+        """Whether the store's answer was merged (its follow-up calls may be made)."""
+        return self.result in (Check.UPDATED, Check.UNCHANGED)
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A claimed subscription as loaded before its store is asked."""
+
+    subscription: Subscription
+    # The newest purchase token of a Google chain.
+    token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """What the store said about a due subscription; no transaction was open meanwhile."""
+
+    due: Due
+    # The store's answer, to merge; None when there is none (see `failure`).
+    read: ReadDelivery | None = None
+    # UNAVAILABLE, GONE or UNSERVED when there is no answer; `reason`: why it is gone.
+    failure: Check | None = None
+    reason: str = ""
 
 
 def claim_due(
@@ -87,6 +115,29 @@ def claim_due(
         claimed = list(uow.checks.claim_due(now, worker, now + lease, limit))
         uow.commit()
     return claimed
+
+
+def claim_and_load(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    *,
+    worker: str,
+    limit: int,
+    lease: timedelta,
+) -> list[Due]:
+    """`claim_due`, and the claimed subscriptions loaded for their store calls, in one
+    transaction (a few statements per batch instead of a read per subscription)."""
+    now = clock.now()
+    with uow_factory() as uow:
+        claimed = uow.checks.claim_due(now, worker, now + lease, limit)
+        due = _load(uow, claimed)
+        uow.commit()
+    return due
+
+
+def load_due(uow_factory: UnitOfWorkFactory, subscription_ids: Sequence[str]) -> list[Due]:
+    with uow_factory(readonly=True) as uow:
+        return _load(uow, subscription_ids)
 
 
 def release_leases(uow_factory: UnitOfWorkFactory, *, worker: str) -> int:
@@ -107,61 +158,136 @@ def check_subscription(
     policy: Policy = DEFAULT_POLICY,
 ) -> Checked:
     """Fetch one claimed subscription's state from its store and merge it."""
-    with uow_factory(readonly=True) as uow:
-        subscription = uow.subscriptions.get(subscription_id)
-        token = (
-            uow.subscriptions.current_token(subscription_id)
-            if subscription is not None and subscription.store is Store.PLAY_STORE
-            else None
-        )
-    if subscription is None:
+    loaded = load_due(uow_factory, [subscription_id])
+    if not loaded:
         return Checked(subscription_id, Check.MISSING)
+    fetched = fetch(sources, loaded[0])
+    (checked,) = retrying(
+        partial(_merge_together, uow_factory, clock, catalog, [fetched], worker, policy)
+    )
+    if fetched.read is not None:
+        run_follow_ups(fetched.read.follow_ups)
+    return checked
+
+
+def fetch(sources: Mapping[Store, StateSource], due: Due) -> Fetched:
+    """Ask the subscription's store for its state now (no transaction is open here)."""
+    subscription = due.subscription
     source = sources.get(subscription.store)
     if source is None:
-        _finish(uow_factory, subscription_id, worker, clock.now() + policy.recheck_window)
-        return Checked(subscription_id, Check.UNSERVED)
+        return Fetched(due, failure=Check.UNSERVED)
     try:
-        read = source.current(subscription, token)
+        return Fetched(due, read=source.current(subscription, due.token))
     except StoreUnavailable as error:
         log.warning(
             "store unavailable for %s: %s",
-            subscription_id,
+            subscription.id,
             error.message,
-            extra={"store": subscription.store.value, "subscription": subscription_id},
+            extra={"store": subscription.store.value, "subscription": subscription.id},
         )
-        _finish(uow_factory, subscription_id, worker, clock.now() + AFTER_STORE_FAILURE)
-        return Checked(subscription_id, Check.UNAVAILABLE)
+        return Fetched(due, failure=Check.UNAVAILABLE)
     except StoreRejected as error:
-        _gone(uow_factory, clock, subscription, worker, error)
-        return Checked(subscription_id, Check.GONE)
+        return Fetched(due, failure=Check.GONE, reason=error.reason)
 
-    def merge() -> Checked:
-        now = clock.now()
-        with uow_factory() as uow:
-            recorded = [
-                record_input(uow, catalog, record, now=now, source=Source.RECONCILE, policy=policy)
-                for record in read.records
-            ]
-            # What was just saved, without reading it back.
-            current = next(
-                (
-                    r.subscription
-                    for r in reversed(recorded)
-                    if r.subscription.id == subscription_id
-                ),
-                subscription,
+
+def merge(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    catalog: Catalog,
+    fetched: Sequence[Fetched],
+    *,
+    worker: str,
+    policy: Policy = DEFAULT_POLICY,
+) -> list[Checked]:
+    """Merge what the stores said and release the leases; results in the order given.
+
+    One transaction for the whole group. If anything in it fails (most often another writer,
+    a webhook, changed one of them meanwhile: the version check refuses the save), nothing
+    of it was written, and each is merged again in a transaction of its own, retried on
+    such races like any input: one subscription's failure loses no other's. A subscription
+    whose merge still fails is `FAILED`; its lease expires and a later run fetches it again.
+    """
+    # Rows are locked in one order by every group, so two groups never deadlock.
+    ordered = sorted(fetched, key=lambda item: item.due.subscription.id)
+    if len(ordered) > 1:
+        try:
+            together = _merge_together(uow_factory, clock, catalog, ordered, worker, policy)
+        except Exception as error:
+            log.info("merging %d together failed (%s); one at a time", len(ordered), error)
+        else:
+            return _in_order(fetched, together)
+    alone = []
+    for item in ordered:
+        subscription_id = item.due.subscription.id
+        try:
+            (checked,) = retrying(
+                partial(_merge_together, uow_factory, clock, catalog, [item], worker, policy)
             )
-            uow.checks.finish(subscription_id, worker, scheduled(current, catalog, now, policy))
-            uow.commit()
-        return Checked(
-            subscription_id,
-            Check.UNCHANGED if current.version == subscription.version else Check.UPDATED,
-            sum(isinstance(r.outcome, Anomaly) for r in recorded),
-        )
+        except Exception:
+            log.exception("reconciling %s failed; its lease will expire", subscription_id)
+            checked = Checked(subscription_id, Check.FAILED)
+        alone.append(checked)
+    return _in_order(fetched, alone)
 
-    checked = retrying(merge)
-    run_follow_ups(read.follow_ups)
-    return checked
+
+def _in_order(fetched: Sequence[Fetched], checked: Sequence[Checked]) -> list[Checked]:
+    by_id = {c.subscription_id: c for c in checked}
+    return [by_id[item.due.subscription.id] for item in fetched]
+
+
+def _load(uow: UnitOfWork, subscription_ids: Sequence[str]) -> list[Due]:
+    loaded = uow.subscriptions.get_many(subscription_ids)
+    tokens = uow.subscriptions.current_tokens([s.id for s in loaded if s.store is Store.PLAY_STORE])
+    return [Due(subscription, tokens.get(subscription.id)) for subscription in loaded]
+
+
+def _merge_together(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    catalog: Catalog,
+    fetched: Sequence[Fetched],
+    worker: str,
+    policy: Policy,
+) -> list[Checked]:
+    now = clock.now()
+    with uow_factory() as uow:
+        # Read once for the group what recording looks up (fresh: this transaction's view).
+        _load(uow, [item.due.subscription.id for item in fetched if item.read is not None])
+        results = [_merge_one(uow, catalog, item, now, policy) for item in fetched]
+        uow.checks.finish_many(worker, [(c.subscription_id, at) for c, at in results])
+        uow.commit()
+    return [checked for checked, _ in results]
+
+
+def _merge_one(
+    uow: UnitOfWork, catalog: Catalog, item: Fetched, now: datetime, policy: Policy
+) -> tuple[Checked, datetime | None]:
+    """One subscription's part of a merge: its records, and when to check it next."""
+    subscription = item.due.subscription
+    if item.read is None:
+        if item.failure is Check.UNAVAILABLE:
+            return Checked(subscription.id, Check.UNAVAILABLE), now + AFTER_STORE_FAILURE
+        if item.failure is Check.GONE:
+            # The store no longer knows the purchase (e.g. Google forgets tokens long expired).
+            note = f"the store no longer knows this purchase ({item.reason})"
+            _note(uow, subscription, now, note)
+            return Checked(subscription.id, Check.GONE), None
+        return Checked(subscription.id, Check.UNSERVED), now + policy.recheck_window
+    recorded = [
+        record_input(uow, catalog, record, now=now, source=Source.RECONCILE, policy=policy)
+        for record in item.read.records
+    ]
+    # What was just saved, without reading it back.
+    current = next(
+        (r.subscription for r in reversed(recorded) if r.subscription.id == subscription.id),
+        subscription,
+    )
+    checked = Checked(
+        subscription.id,
+        Check.UNCHANGED if current.version == subscription.version else Check.UPDATED,
+        sum(isinstance(r.outcome, Anomaly) for r in recorded),
+    )
+    return checked, scheduled(current, catalog, now, policy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,29 +387,6 @@ def _record_one(
 ) -> None:
     with uow_factory() as uow:
         record_input(uow, catalog, record, now=clock.now(), source=Source.RECONCILE, policy=policy)
-        uow.commit()
-
-
-def _finish(
-    uow_factory: UnitOfWorkFactory, subscription_id: str, worker: str, at: datetime | None
-) -> None:
-    with uow_factory() as uow:
-        uow.checks.finish(subscription_id, worker, at)
-        uow.commit()
-
-
-def _gone(
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    subscription: Subscription,
-    worker: str,
-    error: StoreRejected,
-) -> None:
-    """The store no longer knows the purchase (e.g. Google forgets tokens long expired)."""
-    now = clock.now()
-    with uow_factory() as uow:
-        _note(uow, subscription, now, f"the store no longer knows this purchase ({error.reason})")
-        uow.checks.finish(subscription.id, worker, None)
         uow.commit()
 
 
