@@ -22,9 +22,13 @@ from iap_engine.service.errors import ConcurrentUpdate
 from tests.support.builders import at, event, new_subscription, period, revocation, state
 
 
-def stored_subscription(uow_factory: SqlUnitOfWorkFactory):
+def stored_subscription(
+    uow_factory: SqlUnitOfWorkFactory,
+    subscription_id: str = "sub-1",
+    store_key: str = "1000000000000001",
+):
     subscription = apply(
-        new_subscription(),
+        new_subscription(subscription_id, store_key=store_key),
         event(
             EventKind.PURCHASED,
             at(0),
@@ -245,3 +249,30 @@ def test_customers_are_created_once_and_deleted(uow_factory: SqlUnitOfWorkFactor
         uow.commit()
     with uow_factory(readonly=True) as uow:
         assert not uow.customers.exists("u-1")
+
+
+def test_a_group_read_answers_what_single_reads_would(uow_factory: SqlUnitOfWorkFactory) -> None:
+    first = stored_subscription(uow_factory)
+    second = stored_subscription(uow_factory, "sub-2", "1002")
+    with uow_factory() as uow:
+        # A chain: tok-a was replaced by tok-b (an upgrade), itself by tok-c.
+        uow.subscriptions.add_token(Store.PLAY_STORE, "tok-a", first.id, None, at(0))
+        uow.subscriptions.add_token(Store.PLAY_STORE, "tok-c", first.id, "tok-b", at(2))
+        uow.subscriptions.add_token(Store.PLAY_STORE, "tok-b", first.id, "tok-a", at(1))
+        uow.commit()
+    with uow_factory() as uow:
+        many = uow.subscriptions.get_many([first.id, second.id, "missing"])
+        assert sorted(many, key=lambda s: s.id) == sorted([first, second], key=lambda s: s.id)
+        assert uow.subscriptions.current_tokens([first.id, second.id]) == {first.id: "tok-c"}
+        # Later reads in this unit of work agree with the database ...
+        assert uow.subscriptions.by_store_key(Store.APP_STORE, second.store_key) == second
+        assert uow.subscriptions.by_token(Store.PLAY_STORE, "tok-b") == first
+        # ... and follow what it writes: a new token ends the chain, a save is seen.
+        uow.subscriptions.add_token(Store.PLAY_STORE, "tok-d", first.id, "tok-c", at(3))
+        assert uow.subscriptions.current_token(first.id) == "tok-d"
+        saved = uow.subscriptions.save(replace(first, auto_renew=False), at(3))
+        assert uow.subscriptions.by_store_key(Store.APP_STORE, first.store_key) == saved
+        uow.commit()
+    with uow_factory(readonly=True) as uow:
+        assert uow.subscriptions.current_token(first.id) == "tok-d"
+        assert uow.subscriptions.by_token(Store.PLAY_STORE, "tok-d") == saved

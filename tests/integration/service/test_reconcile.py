@@ -7,14 +7,16 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, select, update
 
 from iap_engine.domain import EventKind, Source, Status, Store, StoreRecord, Subscription
 from iap_engine.domain.schedule import AFTER_ACCESS_ENDS, next_check
+from iap_engine.persistence.subscriptions import SqlSubscriptions
 from iap_engine.persistence.tables import subscriptions
 from iap_engine.persistence.unit_of_work import SqlUnitOfWorkFactory
 from iap_engine.service.deliveries import ReadDelivery, _store_raw
-from iap_engine.service.errors import StoreRejected, StoreUnavailable
+from iap_engine.service.errors import ConcurrentUpdate, StoreRejected, StoreUnavailable
 from iap_engine.service.policy import DEFAULT_POLICY, Policy
 from iap_engine.service.reconcile import (
     AFTER_STORE_FAILURE,
@@ -22,8 +24,11 @@ from iap_engine.service.reconcile import (
     FIRST_LOOKBACK,
     Check,
     check_subscription,
+    claim_and_load,
     claim_due,
+    fetch,
     follow_history,
+    merge,
     release_leases,
     retry_deliveries,
 )
@@ -309,3 +314,115 @@ def test_an_anomaly_asks_for_a_check_at_once(
     assert next_check_of(engine, subscription.id)[0] == at(2)
     with engine.begin() as connection:  # keep the fixture's data tidy for the next test
         connection.execute(update(subscriptions).values(next_check_at=None))
+
+
+def saving_fails_for(
+    monkeypatch: pytest.MonkeyPatch, store_key: str, error: Exception, times: int
+) -> list[str]:
+    """Make saving the subscription with `store_key` raise `error` (the first `times` tries)."""
+    original = SqlSubscriptions.save
+    failed: list[str] = []
+
+    def save(self: SqlSubscriptions, subscription: Subscription, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if subscription.store_key == store_key and len(failed) < times:
+            failed.append(subscription.id)
+            raise error
+        return original(self, subscription, *args, **kwargs)
+
+    monkeypatch.setattr(SqlSubscriptions, "save", save)
+    return failed
+
+
+def test_answers_are_merged_as_a_group_and_leases_released(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock, engine: Engine
+) -> None:
+    keys = ["8101", "8102", "8103", "8104"]
+    stored = store(uow_factory, *(purchase(k) for k in keys))
+    clock.set(at(31))
+    source = FakeState(
+        {
+            "8101": renewal("8101", 2, at(30, hours=1)),
+            "8102": renewal("8102", 2, at(30, hours=2)),
+            "8103": StoreUnavailable("503"),
+            # 8104: the store has nothing newer
+        }
+    )
+    due = claim_and_load(uow_factory, clock, worker="w", limit=10, lease=LEASE)
+    assert sorted(d.subscription.store_key for d in due) == keys
+    fetched = [fetch({Store.APP_STORE: source}, d) for d in due]
+    checked = merge(uow_factory, clock, CATALOG, fetched, worker="w", policy=LONG)
+    # In the order given, whatever order they were merged in.
+    assert [c.subscription_id for c in checked] == [d.subscription.id for d in due]
+    results = {d.subscription.store_key: c.result for d, c in zip(due, checked, strict=True)}
+    assert results == {
+        "8101": Check.UPDATED,
+        "8102": Check.UPDATED,
+        "8103": Check.UNAVAILABLE,
+        "8104": Check.UNCHANGED,
+    }
+    with uow_factory(readonly=True) as uow:
+        after = {s.store_key: uow.subscriptions.get(s.id) for s in stored}
+    assert after["8101"].expires_at == after["8102"].expires_at == at(60)
+    assert after["8104"].expires_at == at(30)
+    for subscription in stored:
+        _, owner, expires = next_check_of(engine, subscription.id)
+        assert (owner, expires) == (None, None)
+    down = next(s for s in stored if s.store_key == "8103")
+    assert next_check_of(engine, down.id)[0] == at(31) + AFTER_STORE_FAILURE
+
+
+def test_a_race_in_a_group_redoes_each_alone_and_loses_nothing(
+    uow_factory: SqlUnitOfWorkFactory,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keys = ["8201", "8202", "8203"]
+    stored = store(uow_factory, *(purchase(k) for k in keys))
+    clock.set(at(31))
+    source = FakeState({k: renewal(k, 2, at(30, hours=1)) for k in keys})
+    due = claim_and_load(uow_factory, clock, worker="w", limit=10, lease=LEASE)
+    fetched = [fetch({Store.APP_STORE: source}, d) for d in due]
+    # Another writer beats the group to 8202, and then the first retry of it alone.
+    raced = saving_fails_for(monkeypatch, "8202", ConcurrentUpdate("a webhook was first"), 2)
+    checked = merge(uow_factory, clock, CATALOG, fetched, worker="w", policy=LONG)
+    assert [c.result for c in checked] == [Check.UPDATED] * 3
+    assert len(raced) == 2
+    with uow_factory(readonly=True) as uow:
+        for subscription in stored:
+            after = uow.subscriptions.get(subscription.id)
+            # Each merged exactly once: one reconciliation entry, the renewal's period.
+            assert [p.transaction_id for p in after.periods][-1] == f"{after.store_key}-2"
+            timeline = uow.timeline.for_subscription(subscription.id)
+            assert [e.source for e in timeline].count(Source.RECONCILE) == 1
+
+
+def test_a_merge_that_keeps_failing_costs_only_its_own_subscription(
+    uow_factory: SqlUnitOfWorkFactory,
+    clock: ManualClock,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keys = ["8301", "8302", "8303"]
+    stored = store(uow_factory, *(purchase(k) for k in keys))
+    clock.set(at(31))
+    source = FakeState({k: renewal(k, 2, at(30, hours=1)) for k in keys})
+    due = claim_and_load(uow_factory, clock, worker="w", limit=10, lease=LEASE)
+    fetched = [fetch({Store.APP_STORE: source}, d) for d in due]
+    saving_fails_for(monkeypatch, "8302", RuntimeError("disk full"), 100)
+    checked = merge(uow_factory, clock, CATALOG, fetched, worker="w", policy=LONG)
+    results = {d.subscription.store_key: c.result for d, c in zip(due, checked, strict=True)}
+    assert results == {"8301": Check.UPDATED, "8302": Check.FAILED, "8303": Check.UPDATED}
+    broken = next(s for s in stored if s.store_key == "8302")
+    # Still leased to this worker: nobody re-fetches it before the lease expires ...
+    assert next_check_of(engine, broken.id)[1:] == ("w", at(31) + LEASE)
+    with uow_factory(readonly=True) as uow:
+        assert uow.subscriptions.get(broken.id).expires_at == at(30)
+    # ... and once it has, the next run fetches and merges it.
+    monkeypatch.undo()
+    clock.set(at(31) + LEASE + timedelta(seconds=1))
+    (again,) = claim_and_load(uow_factory, clock, worker="w2", limit=10, lease=LEASE)
+    assert again.subscription.id == broken.id
+    (retried,) = merge(
+        uow_factory, clock, CATALOG, [fetch({Store.APP_STORE: source}, again)], worker="w2"
+    )
+    assert retried.result is Check.UPDATED
