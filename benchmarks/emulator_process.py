@@ -3,7 +3,8 @@
 In the benchmark's own process it would share one interpreter (one GIL) with the database
 checks and the benchmark's bookkeeping, and its single uvicorn thread would compete with
 them for the CPU: the emulator, not the engine, would be measured. Its behaviour is the
-same: the same app, the same faults (`--latency` on subscriptionsv2.get).
+same: the same app, the same faults (`--latency` on subscriptionsv2.get). Its purchases are
+acknowledged, as after the engine verified them.
 
     python -m benchmarks.emulator_process --count N --latency 0.02 --dir DIR --port PORT
 
@@ -41,6 +42,10 @@ def main() -> None:
     emulator = StoreEmulator(start=datetime.now(UTC) - timedelta(days=60), apple=False)
     assert emulator.google is not None
     tokens = [emulator.google.purchase(PRODUCT, "monthly") for _ in range(args.count)]
+    # The engine acknowledged each purchase when it verified it (it does so on verification
+    # and on its first webhook): what reconciliation meets is one renewal call each.
+    for token in tokens:
+        emulator.google.play.store.acknowledge_subscription(token)
     if args.latency:
         emulator.google.play.faults.add(
             Fault(delay=args.latency, times=10 * args.count, path_contains="subscriptionsv2")

@@ -251,8 +251,11 @@ def _merge_together(
 ) -> list[Checked]:
     now = clock.now()
     with uow_factory() as uow:
-        # Read once for the group what recording looks up (fresh: this transaction's view).
-        _load(uow, [item.due.subscription.id for item in fetched if item.read is not None])
+        # What recording looks up, read once for the group: the subscriptions as claimed
+        # where nothing changed them since (else fresh), their tokens fresh.
+        answered = [item.due.subscription for item in fetched if item.read is not None]
+        uow.subscriptions.get_many(uow.subscriptions.reuse(answered))
+        uow.subscriptions.current_tokens([s.id for s in answered if s.store is Store.PLAY_STORE])
         results = [_merge_one(uow, catalog, item, now, policy) for item in fetched]
         uow.checks.finish_many(worker, [(c.subscription_id, at) for c, at in results])
         uow.commit()

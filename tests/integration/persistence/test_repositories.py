@@ -276,3 +276,25 @@ def test_a_group_read_answers_what_single_reads_would(uow_factory: SqlUnitOfWork
     with uow_factory(readonly=True) as uow:
         assert uow.subscriptions.current_token(first.id) == "tok-d"
         assert uow.subscriptions.by_token(Store.PLAY_STORE, "tok-d") == saved
+
+
+def test_subscriptions_read_earlier_are_reused_only_while_unchanged(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    first = stored_subscription(uow_factory)
+    second = stored_subscription(uow_factory, "sub-2", "1002")
+    gone = replace(first, id="sub-gone", store_key="1003")
+    with uow_factory() as uow:  # another writer changes the second meanwhile
+        changed = uow.subscriptions.save(
+            replace(uow.subscriptions.get(second.id), auto_renew=False), at(1)
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.subscriptions.reuse([first, second, gone]) == [second.id, gone.id]
+        assert uow.subscriptions.by_store_key(Store.APP_STORE, first.store_key) == first
+        # What changed is read from the database, not taken from the earlier read.
+        assert uow.subscriptions.by_store_key(Store.APP_STORE, second.store_key) == changed
+        # A reused one is saved like one read here: its version is still checked.
+        uow.subscriptions.save(replace(first, auto_renew=False), at(2))
+        with pytest.raises(ConcurrentUpdate):
+            uow.subscriptions.save(replace(second, auto_renew=True), at(2))

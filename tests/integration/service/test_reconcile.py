@@ -426,3 +426,26 @@ def test_a_merge_that_keeps_failing_costs_only_its_own_subscription(
         uow_factory, clock, CATALOG, [fetch({Store.APP_STORE: source}, again)], worker="w2"
     )
     assert retried.result is Check.UPDATED
+
+
+def test_a_webhook_between_the_claim_and_the_merge_is_kept(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    (subscription,) = store(uow_factory, purchase("8401"))
+    clock.set(at(31))
+    (due,) = claim_and_load(uow_factory, clock, worker="w", limit=10, lease=LEASE)
+    # The store's answer (the renewal) is fetched ...
+    source = FakeState({"8401": renewal("8401", 2, at(30, hours=1))})
+    fetched = fetch({Store.APP_STORE: source}, due)
+    # ... while the next renewal's webhook is merged.
+    with uow_factory() as uow:
+        record_input(
+            uow, CATALOG, renewal("8401", 3, at(60, hours=1)), now=at(31), source=Source.WEBHOOK
+        )
+        uow.commit()
+    (checked,) = merge(uow_factory, clock, CATALOG, [fetched], worker="w", policy=LONG)
+    assert checked.result is Check.UPDATED
+    with uow_factory(readonly=True) as uow:
+        after = uow.subscriptions.get(subscription.id)
+    assert [p.transaction_id for p in after.periods] == ["8401-1", "8401-2", "8401-3"]
+    assert after.expires_at == at(90)  # the older answer did not take the newer state back
