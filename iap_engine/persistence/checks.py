@@ -46,12 +46,6 @@ class SqlChecks:
         )
         return [row.id for row in claimed]
 
-    def finish(self, subscription_id: str, worker: str, next_check_at: datetime | None) -> None:
-        _FINISH.run(
-            self._connection,
-            {"next_check_at": next_check_at, "where_id": subscription_id, "where_worker": worker},
-        )
-
     def finish_many(self, worker: str, scheduled: Sequence[tuple[str, datetime | None]]) -> None:
         _FINISH.run_many(
             self._connection,

@@ -126,12 +126,9 @@ class Checks(Protocol):
         self, now: datetime, worker: str, lease_until: datetime, limit: int
     ) -> Sequence[str]: ...
 
-    def finish(self, subscription_id: str, worker: str, next_check_at: datetime | None) -> None:
-        """Record the next check and release the lease (only if `worker` still holds it)."""
-        ...
-
     def finish_many(self, worker: str, scheduled: Sequence[tuple[str, datetime | None]]) -> None:
-        """`finish` for each (subscription id, next check), in one call."""
+        """Record each (subscription id, next check) and release its lease, only where
+        `worker` still holds it; in one call."""
         ...
 
     def release_all(self, worker: str) -> int:

@@ -1,8 +1,9 @@
 """Use cases of reconciliation (DESIGN.md section 9): the stores' APIs are the truth.
 
-- `claim_due` + `check_subscription`: fetch the current state of subscriptions that are due
+- `claim_and_load`, `fetch`, `merge`: fetch the current state of subscriptions that are due
   (a renewal or lapse is due, the store is retrying a charge, an anomaly was seen, or the
-  rolling re-check comes round) and merge it like any other store input.
+  rolling re-check comes round) and merge it like any other store input, a group per
+  transaction (`check_subscription` does the same for one).
 - `follow_history`: read a store-wide feed from a stored cursor (Apple notification history,
   Google voided purchases), so notifications that never arrived are ingested exactly as if
   they had been delivered.
