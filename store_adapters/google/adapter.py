@@ -13,7 +13,6 @@ the state is committed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 from iap_engine.domain import Store
 from iap_engine.service.deliveries import ReadDelivery
@@ -28,13 +27,7 @@ from store_adapters.google.errors import (
     SignedDataRejected,
 )
 from store_adapters.google.gateway import PlayGateway
-from store_adapters.google.normalize import Acknowledgement, PlayRecord
-from store_adapters.google.notification import (
-    ONE_TIME_PRODUCT_TYPES,
-    SUBSCRIPTION_TYPES,
-    DeveloperNotification,
-    type_name,
-)
+from store_adapters.google.notification import DeveloperNotification
 from store_adapters.google.push import PushReceiver
 from store_adapters.google.signature import LicenseKey, verify_purchase
 
@@ -79,7 +72,7 @@ class PlayNotifications:
         return ReadDelivery(
             records=tuple(p.record for p in played),
             store_type=store_type,
-            follow_ups=_acknowledgements(gateway, played),
+            follow_ups=gateway.acknowledgements(played),
         )
 
 
@@ -136,7 +129,7 @@ class GooglePlayAdapter:
             state = played.record.event.state
             if state is not None and state.product_id != product_id:
                 raise StoreRejected("product_mismatch", "the purchase token is for another product")
-        return Verified(records=(played.record,), follow_ups=_acknowledgements(gateway, [played]))
+        return Verified(records=(played.record,), follow_ups=gateway.acknowledgements([played]))
 
     def _check_signed(
         self,
@@ -170,20 +163,11 @@ def _require(gateway: PlayGateway | None) -> PlayGateway:
 
 def _store_type(notification: DeveloperNotification) -> str:
     if notification.subscription is not None:
-        return type_name(SUBSCRIPTION_TYPES, notification.subscription.notification_type)
+        return notification.subscription.name
     if notification.one_time_product is not None:
-        return type_name(ONE_TIME_PRODUCT_TYPES, notification.one_time_product.notification_type)
+        return notification.one_time_product.name
     if notification.voided_purchase is not None:
         return "VOIDED_PURCHASE"
     if notification.test:
         return "TEST"
     return "UNKNOWN:" + ",".join(notification.other)
-
-
-def _acknowledgements(
-    gateway: PlayGateway, played: list[PlayRecord] | tuple[PlayRecord, ...]
-) -> tuple[Callable[[], None], ...]:
-    def acknowledge(ack: Acknowledgement) -> Callable[[], None]:
-        return lambda: gateway.acknowledge(ack)
-
-    return tuple(acknowledge(p.acknowledgement) for p in played if p.acknowledgement is not None)

@@ -12,11 +12,11 @@ token), `InvalidPurchaseToken`, `PlayNotConfigured`, `PlayUnavailable` (retry la
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
-from iap_engine.domain import StoreEvent
 from iap_engine.service.ports import Clock
 from store_adapters.google.catalog import PlanCatalog
 from store_adapters.google.client import PlayClient
@@ -24,7 +24,6 @@ from store_adapters.google.errors import PurchaseGone
 from store_adapters.google.normalize import (
     Acknowledgement,
     PlayRecord,
-    console_test_event,
     normalize_product,
     normalize_subscription,
     normalize_voided,
@@ -90,7 +89,7 @@ class PlayGateway:
 
     def records_for(self, notification: DeveloperNotification) -> tuple[PlayRecord, ...]:
         """The records one RTDN leads to. A test notification, or one of a kind this version
-        does not know, leads to none (see `test_event`)."""
+        does not know, leads to none (the inbox still keeps it)."""
         when = notification.event_time
         if notification.subscription is not None:
             part = notification.subscription
@@ -108,9 +107,6 @@ class PlayGateway:
                     refreshed = None
             return (voided_from_notification(notification, refreshed),)
         return ()
-
-    def test_event(self, notification: DeveloperNotification) -> StoreEvent | None:
-        return console_test_event(notification) if notification.test else None
 
     def voided(
         self, start_time: datetime | None, page_token: str | None = None, max_results: int = 1000
@@ -140,3 +136,12 @@ class PlayGateway:
             self.client.acknowledge_subscription(acknowledgement.product_id, acknowledgement.token)
         else:
             self.client.acknowledge_product(acknowledgement.product_id, acknowledgement.token)
+
+    def acknowledgements(self, played: Iterable[PlayRecord]) -> tuple[Callable[[], None], ...]:
+        """The follow-ups that acknowledge what `played` still needs acknowledged, to run once
+        the records are committed."""
+        return tuple(
+            partial(self.acknowledge, p.acknowledgement)
+            for p in played
+            if p.acknowledgement is not None
+        )

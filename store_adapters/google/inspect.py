@@ -36,12 +36,7 @@ from iap_engine.service.errors import ServiceError, StoreRejected
 from iap_engine.service.ports import Clock
 from iap_engine.settings import Settings
 from store_adapters.google.factory import license_key, push_receiver
-from store_adapters.google.notification import (
-    ONE_TIME_PRODUCT_TYPES,
-    SUBSCRIPTION_TYPES,
-    DeveloperNotification,
-    type_name,
-)
+from store_adapters.google.notification import DeveloperNotification
 from store_adapters.google.signature import verify_purchase
 
 
@@ -104,11 +99,9 @@ def _push(settings: Settings, document: dict[str, Any], clock: Clock) -> dict[st
 def _summary(notification: DeveloperNotification) -> dict[str, Any]:
     summary: dict[str, Any] = {"kind": notification.kind, "eventTime": notification.event_time}
     if notification.subscription is not None:
-        code = notification.subscription.notification_type
-        summary["notificationType"] = type_name(SUBSCRIPTION_TYPES, code)
+        summary["notificationType"] = notification.subscription.name
     elif notification.one_time_product is not None:
-        code = notification.one_time_product.notification_type
-        summary["notificationType"] = type_name(ONE_TIME_PRODUCT_TYPES, code)
+        summary["notificationType"] = notification.one_time_product.name
     elif notification.voided_purchase is not None:
         summary["voided"] = asdict(notification.voided_purchase)
         summary["voided"].pop("purchase_token")

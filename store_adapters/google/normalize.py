@@ -112,6 +112,7 @@ VOIDED_REASONS: dict[int, str] = {
     5: "Fraud",
     6: "Friendly_fraud",
     7: "Chargeback",
+    8: "Unacknowledged_purchase",  # Google refunded it: not acknowledged within 3 days
 }
 VOIDED_SOURCES: dict[int, str] = {0: "User", 1: "Developer", 2: "Google"}
 
@@ -501,7 +502,7 @@ def normalize_product(
     return PlayRecord(record=record, acknowledgement=acknowledgement, event_time=event_time)
 
 
-# -- voided purchases and test notifications --------------------------------------------
+# -- voided purchases -------------------------------------------------------------------
 
 
 def revocation_reason(voided_reason: int | None, voided_source: int | None) -> RevocationReason:
@@ -603,11 +604,6 @@ def voided_from_notification(
         ),
     )
     return PlayRecord(record=record, event_time=revoked_at)
-
-
-def console_test_event(notification: DeveloperNotification) -> StoreEvent:
-    """A Play Console test publish: recorded, about no subscription."""
-    return StoreEvent(kind=K.TEST, store_time=notification.event_time, store_type="TEST")
 
 
 # -- field readers ----------------------------------------------------------------------

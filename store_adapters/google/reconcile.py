@@ -3,9 +3,7 @@ purchases list (refunds and chargebacks), read from a cursor."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
 
 from iap_engine.domain import Store, Subscription
 from iap_engine.service.deliveries import ReadDelivery
@@ -27,11 +25,10 @@ class GoogleStateSource:
     def current(self, subscription: Subscription, token: str | None) -> ReadDelivery:
         """subscriptionsv2.get for the chain's newest token; acknowledges if still needed."""
         played = self._gateway.subscription(token or subscription.store_key)
-        follow_ups: tuple[Callable[[], None], ...] = ()
-        if played.acknowledgement is not None:
-            follow_ups = (partial(self._gateway.acknowledge, played.acknowledgement),)
         return ReadDelivery(
-            records=(played.record,), store_type="SUBSCRIPTION", follow_ups=follow_ups
+            records=(played.record,),
+            store_type="SUBSCRIPTION",
+            follow_ups=self._gateway.acknowledgements([played]),
         )
 
 

@@ -104,6 +104,16 @@ def test_410_is_a_definite_gone_answer(play, client, clock, sleeps):
     assert sleeps.delays == []
 
 
+def test_404_is_also_gone_and_not_retried(play, client, sleeps):
+    token = play.store.purchase("premium", "monthly")
+    play.faults.add(Fault(status=404, path_contains=SUBSCRIPTIONS))
+
+    with pytest.raises(PurchaseGone):
+        client.get_subscription(token)
+
+    assert sleeps.delays == []
+
+
 def test_an_unknown_token_is_invalid(play, client):
     with pytest.raises(InvalidPurchaseToken) as raised:
         client.get_subscription("not-a-token")

@@ -325,6 +325,11 @@ def test_voided_purchase_entry():
     assert revocation.reason is RevocationReason.CHARGEBACK
     assert played.record.event.store_subtype == "Chargeback/Google"
     assert normalize_voided({"orderId": "x"}) is None
+    unacknowledged = normalize_voided(
+        {"purchaseToken": "tok", "voidedTimeMillis": "1", "voidedReason": 8, "voidedSource": 2}
+    )
+    assert unacknowledged is not None
+    assert unacknowledged.record.event.store_subtype == "Unacknowledged_purchase/Google"
 
 
 def test_an_upgrade_stays_one_subscription_with_the_old_term_cut_at_the_replacement():
