@@ -23,10 +23,6 @@ def normalize_url(url: str) -> URL:
     return parsed
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def create_database_engine(
     url: str, *, background_checkpoints: bool = False, **options: Any
 ) -> Engine:

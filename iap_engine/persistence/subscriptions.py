@@ -497,7 +497,7 @@ def _period_values(period: Period) -> dict[str, Any]:
 
 
 def _period(row: Any) -> Period:
-    """A period from its `period_` columns of a subscription row (see `_with_periods`)."""
+    """A period from its `period_` columns of a subscription row (see `_load_select`)."""
     return Period(
         transaction_id=row.period_transaction_id,
         product_id=row.period_product_id,
@@ -522,7 +522,7 @@ def _revocation_values(revocation: Revocation) -> dict[str, Any]:
 
 
 def _revocation(row: Any) -> Revocation:
-    """A revocation from its `revocation_` columns of a subscription row (see `_load_where`)."""
+    """A revocation from its `revocation_` columns of a subscription row (see `_load_select`)."""
     return Revocation(
         transaction_id=row.revocation_transaction_id,
         revoked_at=row.revocation_revoked_at,

@@ -1,5 +1,6 @@
-"""SQLite writers queue for the write lock (threads and processes) instead of failing or
-sleeping in SQLite's busy handler; checkpoints can run from a background thread."""
+"""SQLite runs in WAL mode with a busy timeout; writers queue for the write lock (threads
+and processes) instead of failing or sleeping in SQLite's busy handler; checkpoints can run
+from a background thread."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import Connection, text
 
 from iap_engine.persistence.checkpoints import BACKSTOP_PAGES
-from iap_engine.persistence.database import create_database_engine
+from iap_engine.persistence.database import SQLITE_BUSY_TIMEOUT_MS, create_database_engine
 from iap_engine.persistence.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.databases import sqlite_copy
 
@@ -36,6 +37,19 @@ def _insert(connection: Connection, name: str) -> None:
         text("INSERT INTO cursors (name, value, updated_at) VALUES (:n, 'v', '2026-01-01')"),
         {"n": name},
     )
+
+
+def test_every_connection_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> None:
+    engine = create_database_engine(sqlite_url)
+    try:
+        with engine.connect() as connection:
+            pragmas = [
+                connection.execute(text(f"PRAGMA {name}")).scalar_one()
+                for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")
+            ]
+    finally:
+        engine.dispose()
+    assert pragmas == ["wal", SQLITE_BUSY_TIMEOUT_MS, 1, 1]  # synchronous 1: NORMAL
 
 
 def test_writer_threads_wait_their_turn(sqlite_url: str) -> None:

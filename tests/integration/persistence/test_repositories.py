@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -40,6 +41,15 @@ def stored_subscription(
         stored = uow.subscriptions.add(subscription, at(0))
         uow.commit()
     return stored
+
+
+def side_by_side(target: Callable[..., None], *argument_sets: tuple[object, ...]) -> None:
+    """`target(*arguments)` for each set at once, each in a thread of its own."""
+    threads = [threading.Thread(target=target, args=arguments) for arguments in argument_sets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
 
 
 def test_a_subscription_round_trips_with_its_facts(uow_factory: SqlUnitOfWorkFactory) -> None:
@@ -153,14 +163,7 @@ def test_concurrent_sessions_updating_one_subscription_cannot_both_win(
         except ConcurrentUpdate:
             results[name] = "conflict"
 
-    threads = [
-        threading.Thread(target=stale_writer, args=("a", {"auto_renew": False})),
-        threading.Thread(target=stale_writer, args=("b", {"status": Status.EXPIRED})),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    side_by_side(stale_writer, ("a", {"auto_renew": False}), ("b", {"status": Status.EXPIRED}))
     assert sorted(results.values()) == ["conflict", "saved"]
     with uow_factory(readonly=True) as uow:
         final = uow.subscriptions.get(stored.id)
@@ -196,14 +199,7 @@ def test_writers_that_load_inside_their_transaction_never_lose_an_update(
         except ConcurrentUpdate:
             results[name] = "conflict"
 
-    threads = [
-        threading.Thread(target=writer, args=("a", {"auto_renew": False})),
-        threading.Thread(target=writer, args=("b", {"renewal_product_id": "monthly"})),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    side_by_side(writer, ("a", {"auto_renew": False}), ("b", {"renewal_product_id": "monthly"}))
     with uow_factory(readonly=True) as uow:
         final = uow.subscriptions.get(stored.id)
     if sorted(results.values()) == ["saved", "saved"]:

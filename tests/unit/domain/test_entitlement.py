@@ -38,6 +38,19 @@ def active_monthly():
     ).subscription
 
 
+def in_grace():
+    """`active_monthly` whose renewal failed on day 30, in a store grace period to day 46."""
+    return apply(
+        active_monthly(),
+        event(
+            EventKind.GRACE_PERIOD_STARTED,
+            at(30),
+            state(Status.GRACE_PERIOD, at(30), grace_expires_at=at(46)),
+            periods=(period("t-1", at(0), at(30), as_of=at(30)),),
+        ),
+    ).subscription
+
+
 def test_no_proration_cancelling_keeps_access_to_the_end_of_the_paid_period() -> None:
     subscription = active_monthly()
     cancelled = apply(
@@ -67,15 +80,7 @@ def test_access_never_extends_past_access_until_whatever_is_stored() -> None:
 
 
 def test_grace_period_grants_access_until_the_grace_end_only() -> None:
-    subscription = apply(
-        active_monthly(),
-        event(
-            EventKind.GRACE_PERIOD_STARTED,
-            at(30),
-            state(Status.GRACE_PERIOD, at(30), grace_expires_at=at(46)),
-            periods=(period("t-1", at(0), at(30), as_of=at(30)),),
-        ),
-    ).subscription
+    subscription = in_grace()
     assert is_entitled(subscription, at(40), CATALOG)
     assert not is_entitled(subscription, at(46), CATALOG)
     # Billing retry after grace: the grace stays granted in the past, nothing after it.
@@ -88,17 +93,8 @@ def test_grace_period_grants_access_until_the_grace_end_only() -> None:
 
 
 def test_recovery_during_grace_continues_access_without_a_gap() -> None:
-    in_grace = apply(
-        active_monthly(),
-        event(
-            EventKind.GRACE_PERIOD_STARTED,
-            at(30),
-            state(Status.GRACE_PERIOD, at(30), grace_expires_at=at(46)),
-            periods=(period("t-1", at(0), at(30), as_of=at(30)),),
-        ),
-    ).subscription
     recovered = apply(
-        in_grace,
+        in_grace(),
         event(
             EventKind.RECOVERED,
             at(35),

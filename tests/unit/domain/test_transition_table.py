@@ -77,6 +77,8 @@ def test_apply_follows_the_table(status: Status, kind: EventKind) -> None:
         (Status.ACTIVE, EventKind.RENEWED, {Status.ACTIVE}),
         (Status.GRACE_PERIOD, EventKind.RECOVERED, {Status.ACTIVE}),
         (Status.BILLING_RETRY, EventKind.RECOVERED, {Status.ACTIVE}),
+        # Google reports the resumption of a paused subscription as SUBSCRIPTION_RECOVERED.
+        (Status.PAUSED, EventKind.RECOVERED, {Status.ACTIVE}),
         (Status.ACTIVE, EventKind.GRACE_PERIOD_STARTED, {Status.GRACE_PERIOD}),
         (
             Status.GRACE_PERIOD,

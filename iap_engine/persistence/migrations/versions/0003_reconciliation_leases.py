@@ -23,6 +23,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
+    # Not recreated on SQLite: see 0002.
+    with op.batch_alter_table("subscriptions", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("lease_expires_at")
         batch_op.drop_column("lease_owner")
