@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from iap_engine.persistence.tables import cursors
 
@@ -20,8 +21,15 @@ class SqlCursors:
         return row.value if row is not None else None
 
     def put(self, name: str, value: str, now: datetime) -> None:
-        updated = self._connection.execute(
-            update(cursors).where(cursors.c.name == name).values(value=value, updated_at=now)
+        # One statement, so two workers writing a new cursor at once cannot both insert it.
+        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(cursors).values(name=name, value=value, updated_at=now)
+        self._connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[cursors.c.name],
+                set_={
+                    "value": statement.excluded.value,
+                    "updated_at": statement.excluded.updated_at,
+                },
+            )
         )
-        if updated.rowcount == 0:
-            self._connection.execute(insert(cursors).values(name=name, value=value, updated_at=now))

@@ -294,3 +294,17 @@ def test_subscriptions_read_earlier_are_reused_only_while_unchanged(
         uow.subscriptions.save(replace(first, auto_renew=False), at(2))
         with pytest.raises(ConcurrentUpdate):
             uow.subscriptions.save(replace(second, auto_renew=True), at(2))
+
+
+def test_a_cursor_is_created_then_moved(uow_factory: SqlUnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        assert uow.cursors.get("apple.history") is None
+        uow.cursors.put("apple.history", "first", at(0))
+        uow.commit()
+    with uow_factory() as uow:
+        uow.cursors.put("apple.history", "second", at(1))
+        uow.cursors.put("google.voided", "other", at(1))
+        uow.commit()
+    with uow_factory(readonly=True) as uow:
+        assert uow.cursors.get("apple.history") == "second"
+        assert uow.cursors.get("google.voided") == "other"
