@@ -81,16 +81,6 @@ def decode(data: bytes) -> Element:
     return element
 
 
-def decode_all(data: bytes) -> tuple[Element, ...]:
-    """Every element of a concatenation (the content of a constructed value)."""
-    elements = []
-    offset = 0
-    while offset < len(data):
-        element, offset = _read(data, offset, 0)
-        elements.append(element)
-    return tuple(elements)
-
-
 def _read(data: bytes, offset: int, depth: int) -> tuple[Element, int]:
     if depth > MAX_DEPTH:
         raise BerError("nesting is too deep")

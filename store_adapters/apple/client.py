@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import requests
 
+from iap_engine.domain import Environment
 from iap_engine.service.errors import NotConfigured
 from iap_engine.service.ports import Clock
 from iap_engine.settings import AppleSettings
@@ -42,6 +43,11 @@ SANDBOX_URL = "https://api.storekit-sandbox.itunes.apple.com"
 SANDBOX_PREFIX = "/sandbox"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 Json = dict[str, Any]
+
+
+def api_environment(environment: Environment) -> ApiEnvironment:
+    """Where the API keeps data of an engine environment (Xcode data count as sandbox)."""
+    return "Production" if environment is Environment.PRODUCTION else "Sandbox"
 
 
 def _segment(value: str) -> str:

@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 
 import requests
 
-from iap_engine.domain import Environment, EventKind, ProductType, StoreRecord
+from iap_engine.domain import EventKind, ProductType, StoreRecord
 from iap_engine.metrics import Metrics
 from iap_engine.service.errors import NotConfigured
 from iap_engine.service.ports import Clock
 from iap_engine.service.purchases import Verified
 from iap_engine.settings import AppleSettings
-from store_adapters.apple.client import ApiEnvironment, AppStoreServerClient
+from store_adapters.apple.client import ApiEnvironment, AppStoreServerClient, api_environment
 from store_adapters.apple.errors import (
     AppleApiRejected,
     AppleApiUnavailable,
@@ -56,6 +56,15 @@ class AppleNotification:
     info: NotificationInfo
     record: StoreRecord | None
     verified: VerifiedNotification
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHistoryPage:
+    """One page of Get Notification History as Apple sent it: nothing verified yet."""
+
+    signed_payloads: tuple[str, ...]
+    pagination_token: str | None
+    has_more: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,11 +195,9 @@ class AppleGateway:
         records = self.history(transaction_id, environment=environment)
         if not records:
             return records
-        api_environment: ApiEnvironment = (
-            "Production" if records[0].environment is Environment.PRODUCTION else "Sandbox"
-        )
         if any(r.product_type is ProductType.AUTO_RENEWABLE for r in records):
-            records.extend(self.subscription(transaction_id, environment=api_environment))
+            found_in = api_environment(records[0].environment)
+            records.extend(self.subscription(transaction_id, environment=found_in))
         return records
 
     def refunds(
@@ -220,21 +227,40 @@ class AppleGateway:
         """One page of Get Notification History, each entry verified like a webhook.
 
         History is per environment: poll each accepted one (`environments`)."""
-        answer = self._api().get_notification_history(
+        page = self.signed_notification_history(
             start, end, pagination_token, environment=environment
         )
         items = []
-        for entry in _list(answer.get("notificationHistory")):
-            token = entry.get("signedPayload") if isinstance(entry, dict) else None
-            if not isinstance(token, str):
-                continue
+        for token in page.signed_payloads:
             try:
                 items.append(HistoryItem(token, self.notification(token), None))
             except VerificationError as error:
                 items.append(HistoryItem(token, None, error))
-        next_token = answer.get("paginationToken")
         return HistoryPage(
-            items=tuple(items),
+            items=tuple(items), pagination_token=page.pagination_token, has_more=page.has_more
+        )
+
+    def signed_notification_history(
+        self,
+        start: datetime,
+        end: datetime,
+        pagination_token: str | None = None,
+        *,
+        environment: ApiEnvironment | None = None,
+    ) -> SignedHistoryPage:
+        """`notification_history` unverified, for callers that hand each entry to the inbox:
+        it verifies the entries no webhook brought already and skips the others."""
+        answer = self._api().get_notification_history(
+            start, end, pagination_token, environment=environment
+        )
+        tokens = []
+        for entry in _list(answer.get("notificationHistory")):
+            token = entry.get("signedPayload") if isinstance(entry, dict) else None
+            if isinstance(token, str):
+                tokens.append(token)
+        next_token = answer.get("paginationToken")
+        return SignedHistoryPage(
+            signed_payloads=tuple(tokens),
             pagination_token=next_token if isinstance(next_token, str) else None,
             has_more=answer.get("hasMore") is True,
         )
@@ -391,5 +417,6 @@ __all__ = [
     "AppleNotification",
     "HistoryItem",
     "HistoryPage",
+    "SignedHistoryPage",
     "build_apple_gateway",
 ]

@@ -14,9 +14,9 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-from iap_engine.domain import Environment, ProductType, Store, StoreRecord
+from iap_engine.domain import ProductType, Store, StoreRecord
 from iap_engine.service.deliveries import ReadDelivery
-from store_adapters.apple.client import ApiEnvironment
+from store_adapters.apple.client import api_environment
 from store_adapters.apple.errors import AppleApiRejected, Reason, VerificationError
 
 if TYPE_CHECKING:
@@ -76,11 +76,10 @@ class AppleNotifications:
         )
 
     def _current_state(self, record: StoreRecord) -> list[StoreRecord]:
-        environment: ApiEnvironment = (
-            "Production" if record.environment is Environment.PRODUCTION else "Sandbox"
-        )
         try:
-            found = self._gateway.subscription(record.store_key, environment=environment)
+            found = self._gateway.subscription(
+                record.store_key, environment=api_environment(record.environment)
+            )
         except AppleApiRejected as error:
             # Apple does not know it (any more): the notification's facts still stand.
             log.warning("no current state for %s: %s", record.store_key, error.reason)

@@ -6,18 +6,14 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from iap_engine.domain import Environment, Period, Store, StoreRecord, Subscription
+from iap_engine.domain import Period, Store, StoreRecord, Subscription
 from iap_engine.service.deliveries import ReadDelivery
 from iap_engine.service.stores import HistoryPage
-from store_adapters.apple.client import ApiEnvironment
+from store_adapters.apple.client import ApiEnvironment, api_environment
 from store_adapters.apple.gateway import AppleGateway
 
 # A term starting later than this after the last one we know means renewals were missed.
 _GAP = timedelta(hours=1)
-
-
-def _environment(subscription: Subscription) -> ApiEnvironment:
-    return "Production" if subscription.environment is Environment.PRODUCTION else "Sandbox"
 
 
 class AppleStateSource:
@@ -33,7 +29,7 @@ class AppleStateSource:
 
         Records come oldest facts first; the status (the newest state) last.
         """
-        key, environment = subscription.store_key, _environment(subscription)
+        key, environment = subscription.store_key, api_environment(subscription.environment)
         status = _own(self._gateway.subscription(key, environment=environment), key)
         refunds = _own(self._gateway.refunds(key, environment=environment), key)
         history: list[StoreRecord] = []
@@ -58,12 +54,13 @@ class AppleNotificationHistory:
         return f"apple.notification_history.{self._environment.lower()}"
 
     def page(self, start: datetime, end: datetime, token: str | None) -> HistoryPage:
-        answer = self._gateway.notification_history(
+        answer = self._gateway.signed_notification_history(
             start, end, token, environment=self._environment
         )
-        # Each entry is ingested exactly like a webhook body (same inbox, same dedup).
+        # Each entry is ingested exactly like a webhook body (same inbox, same dedup, same
+        # verification), so it is not verified here.
         bodies = tuple(
-            json.dumps({"signedPayload": item.signed_payload}).encode() for item in answer.items
+            json.dumps({"signedPayload": payload}).encode() for payload in answer.signed_payloads
         )
         return HistoryPage(
             deliveries=bodies,

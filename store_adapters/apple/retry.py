@@ -23,6 +23,3 @@ class RetryPolicy:
     def delay(self, failed_attempts: int) -> float:
         """Seconds to wait after the given number of failed attempts (1, 2, ...)."""
         return min(self.max_delay, self.first_delay * self.multiplier ** (failed_attempts - 1))
-
-
-NO_RETRY = RetryPolicy(attempts=1)

@@ -276,11 +276,7 @@ class SignedDataVerifier:
             key = last[1]
         else:
             key = self._header_key(raw, first, signed_ms)
-        if not key.not_before_ms <= signed_ms <= key.not_after_ms:
-            raise VerificationError(
-                Reason.CERTIFICATE_EXPIRED,
-                "the signing certificate chain was not valid at the payload's signedDate",
-            )
+        key.check_valid_at(signed_ms)
         if signed_ms > now_ms + self._skew_ms:
             raise VerificationError(Reason.FUTURE_DATE, "the signedDate is in the future")
         jws.verify_es256(key.public_key, raw, second)

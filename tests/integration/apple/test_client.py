@@ -146,6 +146,19 @@ def test_sandbox_fallback_on_an_empty_401(
     assert answer["environment"] == "Sandbox"
 
 
+def test_a_401_with_a_body_is_no_reason_to_try_the_sandbox(
+    emulator: AppleEmulator, client: AppStoreServerClient
+) -> None:
+    transaction_id = subscribe(emulator, environment="Sandbox")
+    emulator.faults.plan(
+        faults.Fault(401, {"errorMessage": "Unauthenticated"}), environment="Production"
+    )
+    with pytest.raises(AppleApiUnavailable) as failure:
+        client.get_all_subscription_statuses(transaction_id)
+    assert (failure.value.reason, failure.value.status) == ("unauthorized", 401)
+    assert len(emulator.requests.entries) == 1
+
+
 def test_unknown_in_both_environments_is_rejected(client: AppStoreServerClient) -> None:
     with pytest.raises(AppleApiRejected) as rejected:
         client.get_transaction_info("1999999999999999")

@@ -17,6 +17,7 @@ from store_adapters.apple.client import AppStoreServerClient
 from store_adapters.apple.errors import AppleApiRejected, Reason, VerificationError
 from store_adapters.apple.gateway import AppleGateway
 from store_adapters.apple.notifications import signed_payload_of
+from store_adapters.apple.reconcile import AppleNotificationHistory
 from store_adapters.apple.verify import SignedDataVerifier
 from store_emulator.apple.emulator import AppleEmulator
 from store_emulator.apple.store import Notification
@@ -157,6 +158,27 @@ def test_notification_history_is_verified_entry_by_entry(
     assert page.items[-1].error is not None
     assert page.items[-1].error.reason_code in (Reason.INVALID_SIGNATURE, Reason.MALFORMED)
     assert gateway.environments == ("Production", "Sandbox")
+
+
+def test_reconciliation_reads_the_history_as_webhook_bodies_left_to_the_inbox(
+    emulator: AppleEmulator, gateway: AppleGateway, clock: VirtualClock
+) -> None:
+    start = clock.now()
+    key = emulator.store.subscribe("premium.monthly").transaction_id or ""
+    for _ in range(3):
+        clock.advance(timedelta(days=30))
+        emulator.store.renew(key)
+    source = AppleNotificationHistory(gateway, "Sandbox")
+    end = clock.now() + timedelta(seconds=1)
+    first = source.page(start, end, None)
+    assert first.next_token is not None  # the emulator pages by 3
+    second = source.page(start, end, first.next_token)
+    assert second.next_token is None
+    sent = [n.signed_payload for n in emulator.store.notifications if n.environment == "Sandbox"]
+    assert len(sent) == 4
+    assert [signed_payload_of(body) for body in (*first.deliveries, *second.deliveries)] == sent
+    # The inbox verifies each body it has not seen; verifying here too would double that.
+    assert gateway.verifier.chain_validations == 0
 
 
 def test_request_a_test_notification(gateway: AppleGateway, emulator: AppleEmulator) -> None:

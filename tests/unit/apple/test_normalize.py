@@ -16,6 +16,7 @@ from iap_engine.domain import (
     RevocationReason,
     Status,
     Store,
+    StoreRecord,
 )
 from store_adapters.apple.kinds import KINDS, kind_of
 from store_adapters.apple.normalize import (
@@ -62,6 +63,31 @@ def notify(
     return verifier.verify_notification(signer.sign(payload))
 
 
+def record_of(
+    verifier: SignedDataVerifier,
+    signer: JwsSigner,
+    notification_type: str,
+    subtype: str | None = None,
+    *,
+    transaction: dict[str, Any] | None = None,
+    renewal: dict[str, Any] | None = None,
+    status: int | None = 1,
+) -> StoreRecord:
+    """The record of a notification about the standard subscription, or the one given."""
+    notification = notify(
+        verifier,
+        signer,
+        notification_type,
+        subtype,
+        transaction=transaction or transaction_payload(),
+        renewal=renewal or renewal_payload(),
+        status=status,
+    )
+    record = notification_record(notification)
+    assert record is not None
+    return record
+
+
 @pytest.mark.parametrize(("key", "kind"), sorted(KINDS.items(), key=str), ids=str)
 def test_every_documented_type_and_subtype_maps_through_the_table(
     verifier: SignedDataVerifier,
@@ -76,17 +102,7 @@ def test_every_documented_type_and_subtype_maps_through_the_table(
         info = notification_info(notification)
         assert (info.notification_type, info.subtype, info.store_key) == (*key, None)
         return
-    record = notification_record(
-        notify(
-            verifier,
-            signer,
-            notification_type,
-            subtype,
-            transaction=transaction_payload(),
-            renewal=renewal_payload(),
-        )
-    )
-    assert record is not None
+    record = record_of(verifier, signer, notification_type, subtype)
     assert record.event.kind is kind
     assert (record.event.store_type, record.event.store_subtype) == key
 
@@ -110,17 +126,7 @@ def test_the_table_covers_every_type_apple_documents() -> None:
 def test_unknown_types_and_subtypes_are_recorded_as_unknown(
     verifier: SignedDataVerifier, signer: JwsSigner, notification_type: str, subtype: str
 ) -> None:
-    record = notification_record(
-        notify(
-            verifier,
-            signer,
-            notification_type,
-            subtype,
-            transaction=transaction_payload(),
-            renewal=renewal_payload(),
-        )
-    )
-    assert record is not None
+    record = record_of(verifier, signer, notification_type, subtype)
     assert record.event.kind is EventKind.UNKNOWN
     assert record.event.store_type == notification_type
     assert record.event.state is not None  # its report still counts
@@ -129,32 +135,19 @@ def test_unknown_types_and_subtypes_are_recorded_as_unknown(
 def test_an_unknown_status_value_gives_no_state(
     verifier: SignedDataVerifier, signer: JwsSigner
 ) -> None:
-    record = notification_record(
-        notify(
-            verifier,
-            signer,
-            "DID_RENEW",
-            transaction=transaction_payload(),
-            renewal=renewal_payload(),
-            status=9,
-        )
-    )
-    assert record is not None
+    record = record_of(verifier, signer, "DID_RENEW", status=9)
     assert record.event.state is None
     assert record.event.periods  # facts still count
 
 
 def test_a_renewal_snapshot(verifier: SignedDataVerifier, signer: JwsSigner) -> None:
-    record = notification_record(
-        notify(
-            verifier,
-            signer,
-            "DID_RENEW",
-            transaction=transaction_payload(appAccountToken="9f0e5c8a-6a8e-4a5b-9e3e-2b8f0f7c1d2e"),
-            renewal=renewal_payload(autoRenewProductId="premium.yearly"),
-        )
+    record = record_of(
+        verifier,
+        signer,
+        "DID_RENEW",
+        transaction=transaction_payload(appAccountToken="9f0e5c8a-6a8e-4a5b-9e3e-2b8f0f7c1d2e"),
+        renewal=renewal_payload(autoRenewProductId="premium.yearly"),
     )
-    assert record is not None
     assert record.store is Store.APP_STORE
     assert record.environment is Environment.SANDBOX
     assert record.store_key == "2000000000000100"
@@ -195,38 +188,26 @@ def test_a_renewal_snapshot(verifier: SignedDataVerifier, signer: JwsSigner) -> 
 def test_status_codes(
     verifier: SignedDataVerifier, signer: JwsSigner, status: int, expected: Status
 ) -> None:
-    record = notification_record(
-        notify(
-            verifier,
-            signer,
-            "DID_RENEW",
-            transaction=transaction_payload(),
-            renewal=renewal_payload(),
-            status=status,
-        )
-    )
-    assert record is not None and record.event.state is not None
+    record = record_of(verifier, signer, "DID_RENEW", status=status)
+    assert record.event.state is not None
     assert record.event.state.status is expected
 
 
 def test_grace_period_snapshot(verifier: SignedDataVerifier, signer: JwsSigner) -> None:
     grace_end = NOW + timedelta(days=16)
-    record = notification_record(
-        notify(
-            verifier,
-            signer,
-            "DID_FAIL_TO_RENEW",
-            "GRACE_PERIOD",
-            transaction=transaction_payload(),
-            renewal=renewal_payload(
-                gracePeriodExpiresDate=millis(grace_end),
-                isInBillingRetryPeriod=True,
-                expirationIntent=2,
-            ),
-            status=4,
-        )
+    record = record_of(
+        verifier,
+        signer,
+        "DID_FAIL_TO_RENEW",
+        "GRACE_PERIOD",
+        renewal=renewal_payload(
+            gracePeriodExpiresDate=millis(grace_end),
+            isInBillingRetryPeriod=True,
+            expirationIntent=2,
+        ),
+        status=4,
     )
-    assert record is not None and record.event.state is not None
+    assert record.event.state is not None
     assert record.event.kind is EventKind.GRACE_PERIOD_STARTED
     assert record.event.state.grace_expires_at == grace_end
     assert record.event.state.expiration_reason is None  # not expired (yet)
@@ -251,18 +232,16 @@ def test_expiration_reasons(
     intent: int,
     reason: ExpirationReason,
 ) -> None:
-    record = notification_record(
-        notify(
-            verifier,
-            signer,
-            "EXPIRED",
-            subtype,
-            transaction=transaction_payload(expiresDate=millis(NOW - timedelta(hours=1))),
-            renewal=renewal_payload(autoRenewStatus=0, expirationIntent=intent),
-            status=2,
-        )
+    record = record_of(
+        verifier,
+        signer,
+        "EXPIRED",
+        subtype,
+        transaction=transaction_payload(expiresDate=millis(NOW - timedelta(hours=1))),
+        renewal=renewal_payload(autoRenewStatus=0, expirationIntent=intent),
+        status=2,
     )
-    assert record is not None and record.event.state is not None
+    assert record.event.state is not None
     assert record.event.state.status is Status.EXPIRED
     assert record.event.state.expiration_reason is reason
 
@@ -273,16 +252,12 @@ def test_expiration_reasons(
 def test_a_status_change_without_subtype_reads_the_renewal_info(
     verifier: SignedDataVerifier, signer: JwsSigner, auto_renew: int, kind: str
 ) -> None:
-    record = notification_record(
-        notify(
-            verifier,
-            signer,
-            "DID_CHANGE_RENEWAL_STATUS",
-            transaction=transaction_payload(),
-            renewal=renewal_payload(autoRenewStatus=auto_renew),
-        )
+    record = record_of(
+        verifier,
+        signer,
+        "DID_CHANGE_RENEWAL_STATUS",
+        renewal=renewal_payload(autoRenewStatus=auto_renew),
     )
-    assert record is not None
     assert record.event.kind == kind
     assert kind_of("DID_CHANGE_RENEWAL_STATUS", None, None) is EventKind.UNKNOWN
 
@@ -338,16 +313,7 @@ def test_a_refund_of_an_older_transaction_keeps_the_current_term(
 def test_a_reversed_refund_reports_the_transaction_as_not_revoked(
     verifier: SignedDataVerifier, signer: JwsSigner
 ) -> None:
-    record = notification_record(
-        notify(
-            verifier,
-            signer,
-            "REFUND_REVERSED",
-            transaction=transaction_payload(),
-            renewal=renewal_payload(),
-        )
-    )
-    assert record is not None
+    record = record_of(verifier, signer, "REFUND_REVERSED")
     assert record.event.kind is EventKind.REFUND_REVERSED
     (revocation,) = record.event.revocations
     assert revocation.revoked_at is None
@@ -355,19 +321,17 @@ def test_a_reversed_refund_reports_the_transaction_as_not_revoked(
 
 
 def test_a_family_sharing_revoke(verifier: SignedDataVerifier, signer: JwsSigner) -> None:
-    record = notification_record(
-        notify(
-            verifier,
-            signer,
-            "REVOKE",
-            transaction=transaction_payload(
-                inAppOwnershipType="FAMILY_SHARED", revocationDate=millis(NOW)
-            ),
-            renewal=renewal_payload(autoRenewStatus=0),
-            status=5,
-        )
+    record = record_of(
+        verifier,
+        signer,
+        "REVOKE",
+        transaction=transaction_payload(
+            inAppOwnershipType="FAMILY_SHARED", revocationDate=millis(NOW)
+        ),
+        renewal=renewal_payload(autoRenewStatus=0),
+        status=5,
     )
-    assert record is not None and record.event.state is not None
+    assert record.event.state is not None
     assert record.event.kind is EventKind.REVOKED
     assert record.event.state.status is Status.REVOKED
     assert record.event.state.expiration_reason is ExpirationReason.REVOKED

@@ -148,6 +148,22 @@ def test_the_chain_is_verified_once_per_x5c(
     assert verifier.chain_validations == 1
 
 
+@pytest.mark.parametrize("change", ["intermediate", "alg"])
+def test_a_cached_chain_vouches_for_its_exact_header_only(
+    verifier: SignedDataVerifier, signer: JwsSigner, chain: SigningChain, change: str
+) -> None:
+    verifier.verify_transaction(signer.sign(transaction_payload()))
+    if change == "intermediate":
+        stranger = CertificateAuthority(NOW).issue_leaf(NOW, NOW + timedelta(days=1))
+        header = {"alg": "ES256", "x5c": [chain.x5c[0], stranger.x5c[1], chain.x5c[2]]}
+        expected = Reason.INVALID_CHAIN
+    else:
+        header = {"alg": "HS256", "x5c": chain.x5c}
+        expected = Reason.UNSUPPORTED_ALGORITHM
+    token = sign_compact(header, transaction_payload(), chain.leaf_key)
+    assert rejected(verifier, token) is expected
+
+
 def test_the_chain_cache_is_bounded(clock: FixedClock, authority: CertificateAuthority) -> None:
     verifier = SignedDataVerifier(
         root_certificates=[authority.root.der],
@@ -266,6 +282,23 @@ def test_unaccepted_environments_are_refused(
 ) -> None:
     token = signer.sign(transaction_payload(environment=environment))
     assert rejected(verifier, token) is Reason.WRONG_ENVIRONMENT
+
+
+def test_a_locally_signed_payload_cannot_claim_the_sandbox(
+    clock: FixedClock, chain: SigningChain
+) -> None:
+    """With Xcode data enabled beside Sandbox, a lone (self-signed) certificate vouches for
+    Xcode data only: otherwise anyone could sign sandbox purchases."""
+    verifier = make_verifier([chain.root_der], clock, environments=("Sandbox", "Xcode"))
+    local = {"alg": "ES256", "x5c": chain.x5c[:1]}
+    xcode = transaction_payload(environment="Xcode")
+    assert verifier.verify_transaction(sign_compact(local, xcode, chain.leaf_key)) == xcode
+    sandbox = sign_compact(local, transaction_payload(environment="Sandbox"), chain.leaf_key)
+    assert rejected(verifier, sandbox) is Reason.WRONG_ENVIRONMENT
+    notification = notification_payload(JwsSigner(chain), "TEST", status=None)
+    with pytest.raises(VerificationError) as failure:
+        verifier.verify_notification(sign_compact(local, notification, chain.leaf_key))
+    assert failure.value.reason_code is Reason.WRONG_ENVIRONMENT
 
 
 def test_production_notifications_must_name_the_app(
