@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_CONFIG
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(getattr(args, "config", None))
     except ConfigError as error:
         for line in error.lines:
             print(f"config error: {line}", file=sys.stderr)
@@ -42,9 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"iap-engine {__version__}")
     common = argparse.ArgumentParser(add_help=False)
+    # No default: a nested command's parser (`db upgrade`) would overwrite with it the value
+    # given before its name (`db --config PATH upgrade`).
     common.add_argument(
         "--config",
         metavar="PATH",
+        default=argparse.SUPPRESS,
         help="TOML configuration file (default: $IAP_ENGINE_CONFIG, else built-in defaults)",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -207,13 +210,19 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     wiring = wire(settings)
     try:
         orders = wiring.apple.original_ids_for_order if wiring.apple is not None else None
+        at = at or wiring.clock.now()
         result = look_up(
-            wiring.uow_factory, wiring.clock, wiring.catalog, args.query, apple_orders=orders
+            wiring.uow_factory,
+            wiring.clock,
+            wiring.catalog,
+            args.query,
+            apple_orders=orders,
+            at=at,
         )
         if args.json:
             print(json.dumps(views.look_up(result), indent=2))
         else:
-            print(render_status(result, wiring.catalog, at or wiring.clock.now()))
+            print(render_status(result, wiring.catalog, at))
     finally:
         wiring.close()
     return EXIT_OK if result.views else EXIT_FAILED

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from iap_engine.api.views import iso
+from iap_engine.api.views import in_store_order, iso
 from iap_engine.domain import Catalog, entitlements_at, is_entitled
 from iap_engine.service.lookup import LookUp, SubscriptionView
 
@@ -68,7 +68,7 @@ def _subscription(view: SubscriptionView, catalog: Catalog, at: datetime) -> lis
                 )
             )
         lines.extend("    " + line for line in _table(rows))
-    recent = sorted(view.timeline, key=lambda e: (e.store_time or e.received_at, e.received_at))
+    recent = in_store_order(view.timeline)
     if recent:
         lines.append(f"  recent history (last {min(len(recent), RECENT_EVENTS)}):")
         rows = [("store time", "kind", "outcome", "source", "store type", "note")]

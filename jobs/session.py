@@ -5,8 +5,8 @@ Reconciliation makes one or two store calls per subscription, and on the benchma
 reading the answer through the adapter did: most of it in merging the session's settings
 into each request (cookie jars copied and merged, settings merged through runtime Protocol
 checks, the environment consulted). The store APIs' calls need none of that: no cookies are
-sent (the stores set none), no auth but the header the client adds, no hooks, no proxy
-settings from the environment. So when the call and the session are that plain, the request
+sent (the stores set none), no auth but the header the client adds, no per-call hooks, no
+proxy settings from the environment. So when the call and the session are that plain, the request
 is prepared here with the same `PreparedRequest` steps `prepare_request` takes and handed
 to `Session.send` like any other (which still handles redirects, hooks and the cookies an
 answer sets); anything else takes the ordinary way.
@@ -41,7 +41,8 @@ class StoreSession(requests.Session):
         )
 
     def _plain(self, kwargs: dict[str, Any]) -> bool:
-        """Whether `prepare_request` would merge nothing but the default headers in."""
+        """Whether `prepare_request` would merge nothing but the default headers and the
+        session's hooks in."""
         return (
             _PLAIN.issuperset(kwargs)
             and not self.trust_env
@@ -49,7 +50,6 @@ class StoreSession(requests.Session):
             and not self.params
             and not self.proxies
             and len(self.cookies) == 0
-            and not any(self.hooks.values())
         )
 
     def _prepare_plain(self, method: str, url: str, kwargs: dict[str, Any]) -> PreparedRequest:
@@ -64,4 +64,6 @@ class StoreSession(requests.Session):
         prepared.prepare_cookies(RequestsCookieJar())
         prepared.prepare_body(kwargs.get("data") or {}, None, kwargs.get("json"))
         prepared.prepare_auth(None, url)
+        # The session's hooks (bootstrap counts each store answer with one), as merged in.
+        prepared.prepare_hooks(self.hooks)
         return prepared

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -24,7 +25,7 @@ class Engine:
     metrics: Metrics
     apple: AppleGateway | None
     google: GoogleGateway | None
-    database_check: object  # a callable () -> None raising if the database is unreachable
+    database_check: Callable[[], None]  # raises if the database is unreachable
 
 
 def engine(request: Request) -> Engine:

@@ -48,7 +48,7 @@ def subscription_object(view: SubscriptionView) -> dict[str, Any]:
             subscription.expiration_reason.value if subscription.expiration_reason else None
         ),
         "periods": [_period(subscription, p) for p in subscription.periods],
-        "events": [_event(e) for e in _in_store_order(view.timeline)],
+        "events": [_event(e) for e in in_store_order(view.timeline)],
     }
 
 
@@ -72,7 +72,7 @@ def _period(subscription: Subscription, period: Any) -> dict[str, Any]:
     }
 
 
-def _in_store_order(timeline: tuple[TimelineEntry, ...]) -> list[TimelineEntry]:
+def in_store_order(timeline: tuple[TimelineEntry, ...]) -> list[TimelineEntry]:
     # Engine actions have no store time: they sort by when they happened.
     return sorted(timeline, key=lambda e: (e.store_time or e.received_at, e.received_at))
 

@@ -55,24 +55,24 @@ def look_up(
     query: str,
     *,
     apple_orders: OrderLookup | None = None,
+    at: datetime | None = None,
 ) -> LookUp:
+    """`entitled` in each view is at `at` (default: now)."""
     query = query.strip()
     if not query:
         return LookUp(query, ())
-    now = clock.now()
+    instant = at or clock.now()
     with uow_factory(readonly=True) as uow:
         found = _local_matches(uow, query)
-    if not found and apple_orders is not None and APPLE_ORDER_ID.match(query):
-        original_ids = apple_orders(query)  # a store call: no transaction is open
-        with uow_factory(readonly=True) as uow:
-            for original_id in original_ids:
-                match = uow.subscriptions.by_store_key(Store.APP_STORE, original_id)
-                if match is not None:
-                    found.append(match)
+        if found or apple_orders is None or not APPLE_ORDER_ID.match(query):
+            return LookUp(query, _views(uow, found, catalog, instant))
+    original_ids = apple_orders(query)  # a store call: no transaction is open
     with uow_factory(readonly=True) as uow:
-        unique = {s.id: s for s in found}
-        views = tuple(_view(uow, s, catalog, now) for s in unique.values())
-    return LookUp(query, views)
+        for original_id in original_ids:
+            match = uow.subscriptions.by_store_key(Store.APP_STORE, original_id)
+            if match is not None:
+                found.append(match)
+        return LookUp(query, _views(uow, found, catalog, instant))
 
 
 def _local_matches(uow: UnitOfWork, query: str) -> list[Subscription]:
@@ -90,6 +90,13 @@ def _local_matches(uow: UnitOfWork, query: str) -> list[Subscription]:
     if direct is not None:
         found.append(direct)
     return found
+
+
+def _views(
+    uow: UnitOfWork, found: Sequence[Subscription], catalog: Catalog, at: datetime
+) -> tuple[SubscriptionView, ...]:
+    unique = {s.id: s for s in found}
+    return tuple(_view(uow, s, catalog, at) for s in unique.values())
 
 
 def _view(

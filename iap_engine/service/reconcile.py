@@ -3,7 +3,7 @@
 - `claim_and_load`, `fetch`, `merge`: fetch the current state of subscriptions that are due
   (a renewal or lapse is due, the store is retrying a charge, an anomaly was seen, or the
   rolling re-check comes round) and merge it like any other store input, a group per
-  transaction (`check_subscription` does the same for one).
+  transaction.
 - `follow_history`: read a store-wide feed from a stored cursor (Apple notification history,
   Google voided purchases), so notifications that never arrived are ingested exactly as if
   they had been delivered.
@@ -38,7 +38,6 @@ from iap_engine.service.deliveries import (
     Result,
     process,
     receive,
-    run_follow_ups,
 )
 from iap_engine.service.errors import StoreRejected, StoreUnavailable
 from iap_engine.service.policy import DEFAULT_POLICY, Policy
@@ -65,7 +64,6 @@ class Check(StrEnum):
     UNCHANGED = "unchanged"
     UNAVAILABLE = "unavailable"
     GONE = "gone"
-    MISSING = "missing"
     UNSERVED = "unserved"
     FAILED = "failed"
 
@@ -103,21 +101,6 @@ class Fetched:
     reason: str = ""
 
 
-def claim_due(
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    *,
-    worker: str,
-    limit: int,
-    lease: timedelta,
-) -> list[str]:
-    now = clock.now()
-    with uow_factory() as uow:
-        claimed = list(uow.checks.claim_due(now, worker, now + lease, limit))
-        uow.commit()
-    return claimed
-
-
 def claim_and_load(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
@@ -136,39 +119,11 @@ def claim_and_load(
     return due
 
 
-def load_due(uow_factory: UnitOfWorkFactory, subscription_ids: Sequence[str]) -> list[Due]:
-    with uow_factory(readonly=True) as uow:
-        return _load(uow, subscription_ids)
-
-
 def release_leases(uow_factory: UnitOfWorkFactory, *, worker: str) -> int:
     with uow_factory() as uow:
         released = uow.checks.release_all(worker)
         uow.commit()
     return released
-
-
-def check_subscription(
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    catalog: Catalog,
-    sources: Mapping[Store, StateSource],
-    subscription_id: str,
-    *,
-    worker: str,
-    policy: Policy = DEFAULT_POLICY,
-) -> Checked:
-    """Fetch one claimed subscription's state from its store and merge it."""
-    loaded = load_due(uow_factory, [subscription_id])
-    if not loaded:
-        return Checked(subscription_id, Check.MISSING)
-    fetched = fetch(sources, loaded[0])
-    (checked,) = retrying(
-        partial(_merge_together, uow_factory, clock, catalog, [fetched], worker, policy)
-    )
-    if fetched.read is not None:
-        run_follow_ups(fetched.read.follow_ups)
-    return checked
 
 
 def fetch(sources: Mapping[Store, StateSource], due: Due) -> Fetched:

@@ -74,8 +74,6 @@ class HistoryPage:
     # Facts from store lists (Google voided purchases).
     records: tuple[StoreRecord, ...] = ()
     next_token: str | None = None
-    # The newest store time the page covered, when the store says (else the window's end).
-    reached: datetime | None = None
 
 
 class HistorySource(Protocol):

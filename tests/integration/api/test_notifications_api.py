@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from iap_engine.domain import EventKind, Status, Store
+from iap_engine.domain import EventKind, Source, Status, Store, StoreRecord
 from iap_engine.persistence.tables import inbox, subscriptions
+from iap_engine.persistence.unit_of_work import SqlUnitOfWorkFactory
 from iap_engine.service.deliveries import ReadDelivery
+from iap_engine.service.recording import record_input
 from tests.integration.api.conftest import headers
-from tests.support.builders import at, event, period, state
+from tests.support.builders import CATALOG, at, event, period, state
 from tests.support.fakes import FakeApple, FakeGoogle, record
 
 
@@ -118,3 +121,28 @@ def test_an_unauthenticated_push_is_401_and_stores_nothing(
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "invalid_token"
     assert inbox_rows(engine) == []
+
+
+def test_purchase_token_is_the_chains_newest_whatever_order_its_tokens_arrived_in(
+    client: TestClient, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    def google(token: str, linked: str | None, day: float) -> StoreRecord:
+        seen = event(
+            EventKind.REFRESHED,
+            at(day),
+            state(Status.ACTIVE, at(day + 30)),
+            periods=(period(f"GPA.{token}", at(day), at(day + 30)),),
+        )
+        return replace(record(Store.PLAY_STORE, token, seen), linked_key=linked)
+
+    with uow_factory() as uow:
+        # First the upgrade's token (which replaced "tok-a"), then a late word about "tok-a".
+        for item in (google("tok-b", "tok-a", 30), google("tok-a", None, 0)):
+            subscription = record_input(
+                uow, CATALOG, item, now=at(31), source=Source.WEBHOOK
+            ).subscription
+        uow.commit()
+    detail = client.get(f"/v1/subscriptions/{subscription.id}", headers=headers("support"))
+    store_ids = detail.json()["store_ids"]
+    assert store_ids["purchase_token"] == "tok-b"
+    assert sorted(store_ids["purchase_tokens"]) == ["tok-a", "tok-b"]

@@ -5,17 +5,16 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from iap_engine.domain import Source, Store
+from iap_engine.domain import Store
 from iap_engine.persistence.unit_of_work import SqlUnitOfWorkFactory
 from iap_engine.service.policy import DEFAULT_POLICY
-from iap_engine.service.recording import record_input
 from jobs.tasks import JobSettings, Tasks
 from tests.conftest import ManualClock
-from tests.integration.service.test_reconcile import FakeState, purchase, renewal
+from tests.integration.service.test_reconcile import FakeState, purchase, renewal, store
 from tests.support.builders import CATALOG, at
 
 
-def tasks(uow_factory, clock, source, **overrides) -> Tasks:
+def tasks(uow_factory, clock, source, worker: str = "test-worker") -> Tasks:
     settings = JobSettings(batch_size=7, lease=timedelta(minutes=5), concurrency=4)
     return Tasks(
         uow_factory=uow_factory,
@@ -26,7 +25,7 @@ def tasks(uow_factory, clock, source, **overrides) -> Tasks:
         readers={},
         policy=DEFAULT_POLICY,
         settings=settings,
-        worker=overrides.get("worker", "test-worker"),
+        worker=worker,
     )
 
 
@@ -34,10 +33,7 @@ def test_run_once_fetches_every_due_subscription_exactly_once(
     uow_factory: SqlUnitOfWorkFactory, clock: ManualClock
 ) -> None:
     keys = [f"{8000 + i}" for i in range(30)]
-    with uow_factory() as uow:
-        for key in keys:
-            record_input(uow, CATALOG, purchase(key), now=at(0), source=Source.PURCHASE)
-        uow.commit()
+    store(uow_factory, *(purchase(key) for key in keys))
     clock.set(at(31))
     source = FakeState({key: renewal(key, 2, at(30, hours=1)) for key in keys})
     results = tasks(uow_factory, clock, source).run_once()
@@ -53,10 +49,7 @@ def test_stopping_gives_back_the_leases_still_held(
     uow_factory: SqlUnitOfWorkFactory, clock: ManualClock
 ) -> None:
     keys = [f"{9000 + i}" for i in range(20)]
-    with uow_factory() as uow:
-        for key in keys:
-            record_input(uow, CATALOG, purchase(key), now=at(0), source=Source.PURCHASE)
-        uow.commit()
+    store(uow_factory, *(purchase(key) for key in keys))
     clock.set(at(31))
     stopped = threading.Event()
 

@@ -1,4 +1,4 @@
-"""Use cases over a real database: entitlements for a user, and account deletion."""
+"""Use cases over a real database: entitlements for a user, account deletion, look-up."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from iap_engine.domain import EventKind, Source, Status, Store, apply
 from iap_engine.persistence.unit_of_work import SqlUnitOfWorkFactory
 from iap_engine.service.accounts import APPLE_MANAGE_URL, delete_account
 from iap_engine.service.entitlements import entitlements_for_user
+from iap_engine.service.lookup import look_up
 from tests.conftest import ManualClock
 from tests.support.builders import CATALOG, at, event, new_subscription, period, state
 
@@ -117,3 +118,23 @@ def test_google_manage_url_names_the_product_and_package(
     assert result.still_renewing[0].manage_url == (
         "https://play.google.com/store/account/subscriptions?sku=monthly&package=com.example.app"
     )
+
+
+def test_look_up_resolves_an_apple_invoice_order_id_through_the_store(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    # An original transaction id looks like an order id: found locally, the store is not asked.
+    original = "2000000000001"
+    store(uow_factory, renewing_monthly(store_key=original))
+    asked: list[str] = []
+
+    def orders(order_id: str) -> list[str]:
+        asked.append(order_id)
+        return [original] if order_id == "MK5TTTVWJH" else []
+
+    found = look_up(uow_factory, clock, CATALOG, "MK5TTTVWJH", apple_orders=orders, at=at(15))
+    assert [(v.subscription.id, v.entitled) for v in found.views] == [("sub-1", True)]
+    assert look_up(uow_factory, clock, CATALOG, "MQUNKNOWN", apple_orders=orders).views == ()
+    known = look_up(uow_factory, clock, CATALOG, original, apple_orders=orders, at=at(45))
+    assert [(v.subscription.id, v.entitled) for v in known.views] == [("sub-1", False)]
+    assert asked == ["MK5TTTVWJH", "MQUNKNOWN"]

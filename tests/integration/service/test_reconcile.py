@@ -23,9 +23,9 @@ from iap_engine.service.reconcile import (
     CURSOR_OVERLAP,
     FIRST_LOOKBACK,
     Check,
-    check_subscription,
+    Checked,
+    Due,
     claim_and_load,
-    claim_due,
     fetch,
     follow_history,
     merge,
@@ -96,6 +96,36 @@ def next_check_of(engine: Engine, subscription_id: str) -> tuple:
     return tuple(row)
 
 
+def claim(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock, worker: str = "w", limit: int = 10
+) -> list[Due]:
+    return claim_and_load(uow_factory, clock, worker=worker, limit=limit, lease=LEASE)
+
+
+def check(
+    uow_factory: SqlUnitOfWorkFactory,
+    clock: ManualClock,
+    source: FakeState,
+    due: list[Due],
+    *,
+    worker: str = "w",
+    policy: Policy = DEFAULT_POLICY,
+) -> list[Checked]:
+    """Ask the store about each claimed subscription and merge the answers, as a worker does."""
+    fetched = [fetch({Store.APP_STORE: source}, d) for d in due]
+    return merge(uow_factory, clock, CATALOG, fetched, worker=worker, policy=policy)
+
+
+def claimed_renewals(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock, keys: list[str]
+) -> tuple[list[Subscription], FakeState, list[Due]]:
+    """Subscriptions bought at day 0, claimed at day 31, with a store that renewed them all."""
+    stored = store(uow_factory, *(purchase(k) for k in keys))
+    clock.set(at(31))
+    source = FakeState({k: renewal(k, 2, at(30, hours=1)) for k in keys})
+    return stored, source, claim(uow_factory, clock)
+
+
 @dataclass
 class FakeState:
     answers: dict[str, object] = field(default_factory=dict)
@@ -145,7 +175,7 @@ def test_due_subscriptions_are_claimed_exclusively_and_leases_expire(
 
     def worker(name: str) -> None:
         barrier.wait()
-        claims[name] = claim_due(uow_factory, clock, worker=name, limit=12, lease=LEASE)
+        claims[name] = [d.subscription.id for d in claim(uow_factory, clock, name, limit=12)]
 
     threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(3)]
     for thread in threads:
@@ -155,10 +185,10 @@ def test_due_subscriptions_are_claimed_exclusively_and_leases_expire(
     claimed = [sid for ids in claims.values() for sid in ids]
     assert len(claimed) == len(set(claimed)) == 30  # everything, nothing twice
     # Nobody can claim what is leased ...
-    assert claim_due(uow_factory, clock, worker="late", limit=100, lease=LEASE) == []
+    assert claim(uow_factory, clock, "late", limit=100) == []
     # ... until the lease of a dead worker expires.
     clock.advance(LEASE + timedelta(seconds=1))
-    assert len(claim_due(uow_factory, clock, worker="late", limit=100, lease=LEASE)) == 30
+    assert len(claim(uow_factory, clock, "late", limit=100)) == 30
     assert release_leases(uow_factory, worker="late") == 30
 
 
@@ -168,10 +198,7 @@ def test_a_renewal_the_webhook_never_announced_is_merged(
     (subscription,) = store(uow_factory, purchase("2001"))
     clock.set(at(31))
     source = FakeState({"2001": renewal("2001", 2, at(30, hours=1))})
-    (claimed,) = claim_due(uow_factory, clock, worker="w", limit=10, lease=LEASE)
-    checked = check_subscription(
-        uow_factory, clock, CATALOG, {Store.APP_STORE: source}, claimed, worker="w", policy=LONG
-    )
+    (checked,) = check(uow_factory, clock, source, claim(uow_factory, clock), policy=LONG)
     assert checked.result is Check.UPDATED
     with uow_factory(readonly=True) as uow:
         after = uow.subscriptions.get(subscription.id)
@@ -192,12 +219,9 @@ def test_a_store_outage_reschedules_and_a_gone_purchase_stops_polling(
     source = FakeState(
         {"3001": StoreUnavailable("503"), "3002": StoreRejected("purchase_gone", "410")}
     )
-    claimed = claim_due(uow_factory, clock, worker="w", limit=10, lease=LEASE)
     results = {
-        sid: check_subscription(
-            uow_factory, clock, CATALOG, {Store.APP_STORE: source}, sid, worker="w"
-        ).result
-        for sid in claimed
+        c.subscription_id: c.result
+        for c in check(uow_factory, clock, source, claim(uow_factory, clock))
     }
     assert results == {down.id: Check.UNAVAILABLE, gone.id: Check.GONE}
     assert next_check_of(engine, down.id) == (at(31) + AFTER_STORE_FAILURE, None, None)
@@ -217,10 +241,9 @@ def test_a_deleted_account_does_not_stop_reconciliation(
         uow.commit()
     clock.set(at(31))
     source = FakeState({"4001": renewal("4001", 2, at(30, hours=1))})
-    assert claim_due(uow_factory, clock, worker="w", limit=10, lease=LEASE) == [subscription.id]
-    check_subscription(
-        uow_factory, clock, CATALOG, {Store.APP_STORE: source}, subscription.id, worker="w"
-    )
+    due = claim(uow_factory, clock)
+    assert [d.subscription.id for d in due] == [subscription.id]
+    check(uow_factory, clock, source, due)
     with uow_factory(readonly=True) as uow:
         after = uow.subscriptions.get(subscription.id)
     assert after.account_deleted and after.expires_at == at(60)
@@ -347,10 +370,9 @@ def test_answers_are_merged_as_a_group_and_leases_released(
             # 8104: the store has nothing newer
         }
     )
-    due = claim_and_load(uow_factory, clock, worker="w", limit=10, lease=LEASE)
+    due = claim(uow_factory, clock)
     assert sorted(d.subscription.store_key for d in due) == keys
-    fetched = [fetch({Store.APP_STORE: source}, d) for d in due]
-    checked = merge(uow_factory, clock, CATALOG, fetched, worker="w", policy=LONG)
+    checked = check(uow_factory, clock, source, due, policy=LONG)
     # In the order given, whatever order they were merged in.
     assert [c.subscription_id for c in checked] == [d.subscription.id for d in due]
     results = {d.subscription.store_key: c.result for d, c in zip(due, checked, strict=True)}
@@ -376,15 +398,10 @@ def test_a_race_in_a_group_redoes_each_alone_and_loses_nothing(
     clock: ManualClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    keys = ["8201", "8202", "8203"]
-    stored = store(uow_factory, *(purchase(k) for k in keys))
-    clock.set(at(31))
-    source = FakeState({k: renewal(k, 2, at(30, hours=1)) for k in keys})
-    due = claim_and_load(uow_factory, clock, worker="w", limit=10, lease=LEASE)
-    fetched = [fetch({Store.APP_STORE: source}, d) for d in due]
+    stored, source, due = claimed_renewals(uow_factory, clock, ["8201", "8202", "8203"])
     # Another writer beats the group to 8202, and then the first retry of it alone.
     raced = saving_fails_for(monkeypatch, "8202", ConcurrentUpdate("a webhook was first"), 2)
-    checked = merge(uow_factory, clock, CATALOG, fetched, worker="w", policy=LONG)
+    checked = check(uow_factory, clock, source, due, policy=LONG)
     assert [c.result for c in checked] == [Check.UPDATED] * 3
     assert len(raced) == 2
     with uow_factory(readonly=True) as uow:
@@ -402,14 +419,9 @@ def test_a_merge_that_keeps_failing_costs_only_its_own_subscription(
     engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    keys = ["8301", "8302", "8303"]
-    stored = store(uow_factory, *(purchase(k) for k in keys))
-    clock.set(at(31))
-    source = FakeState({k: renewal(k, 2, at(30, hours=1)) for k in keys})
-    due = claim_and_load(uow_factory, clock, worker="w", limit=10, lease=LEASE)
-    fetched = [fetch({Store.APP_STORE: source}, d) for d in due]
+    stored, source, due = claimed_renewals(uow_factory, clock, ["8301", "8302", "8303"])
     saving_fails_for(monkeypatch, "8302", RuntimeError("disk full"), 100)
-    checked = merge(uow_factory, clock, CATALOG, fetched, worker="w", policy=LONG)
+    checked = check(uow_factory, clock, source, due, policy=LONG)
     results = {d.subscription.store_key: c.result for d, c in zip(due, checked, strict=True)}
     assert results == {"8301": Check.UPDATED, "8302": Check.FAILED, "8303": Check.UPDATED}
     broken = next(s for s in stored if s.store_key == "8302")
@@ -420,11 +432,9 @@ def test_a_merge_that_keeps_failing_costs_only_its_own_subscription(
     # ... and once it has, the next run fetches and merges it.
     monkeypatch.undo()
     clock.set(at(31) + LEASE + timedelta(seconds=1))
-    (again,) = claim_and_load(uow_factory, clock, worker="w2", limit=10, lease=LEASE)
+    (again,) = claim(uow_factory, clock, "w2")
     assert again.subscription.id == broken.id
-    (retried,) = merge(
-        uow_factory, clock, CATALOG, [fetch({Store.APP_STORE: source}, again)], worker="w2"
-    )
+    (retried,) = check(uow_factory, clock, source, [again], worker="w2")
     assert retried.result is Check.UPDATED
 
 
@@ -433,7 +443,7 @@ def test_a_webhook_between_the_claim_and_the_merge_is_kept(
 ) -> None:
     (subscription,) = store(uow_factory, purchase("8401"))
     clock.set(at(31))
-    (due,) = claim_and_load(uow_factory, clock, worker="w", limit=10, lease=LEASE)
+    (due,) = claim(uow_factory, clock)
     # The store's answer (the renewal) is fetched ...
     source = FakeState({"8401": renewal("8401", 2, at(30, hours=1))})
     fetched = fetch({Store.APP_STORE: source}, due)

@@ -101,3 +101,48 @@ def test_a_limited_session_caps_requests_in_flight() -> None:
         thread.join()
     assert adapter.calls == 24
     assert adapter.most <= 3
+
+
+class RecordingAdapter(BaseAdapter):
+    """A transport that answers 200 and keeps the requests it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[requests.PreparedRequest] = []
+
+    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        self.sent.append(request)
+        response = requests.Response()
+        response.status_code = 200
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_session_with_hooks_still_prepares_plain_calls_the_cheap_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session = LimitedSession(TokenBucket(10_000), concurrency=2)
+    session.trust_env = False  # as bootstrap makes it when no proxy is configured
+    adapter = RecordingAdapter()
+    session.mount("http://", adapter)
+    answered: list[int] = []
+    session.hooks["response"].append(lambda response, *a, **k: answered.append(1))
+    expected = session.prepare_request(
+        requests.Request(
+            "POST", "http://store.test/x", headers={"A": "1"}, params={"q": "2"}, json={"k": 3}
+        )
+    )
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the plain call went through prepare_request")
+
+    monkeypatch.setattr(requests.Session, "prepare_request", refuse)
+    session.post("http://store.test/x", headers={"A": "1"}, params={"q": "2"}, json={"k": 3})
+    (sent,) = adapter.sent
+    assert answered == [1]  # the session's hook saw the answer
+    assert (sent.method, sent.url, sent.body) == (expected.method, expected.url, expected.body)
+    assert dict(sent.headers) == dict(expected.headers)
+    assert sent.hooks == expected.hooks
