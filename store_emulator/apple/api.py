@@ -1,4 +1,4 @@
-"""The emulated App Store Server API (and legacy verifyReceipt) as a FastAPI app.
+"""The emulated App Store Server API (and legacy verifyReceipt) as FastAPI routes.
 
 Paths are Apple's. Production answers at the root, Sandbox under `/sandbox` (the client
 maps an overridden base URL that way), each seeing only its environment's purchases, so a
@@ -392,29 +392,3 @@ def include_routes(
     )
     app.include_router(_router(api, "Production"), include_in_schema=False)
     app.include_router(_router(api, "Sandbox"), prefix="/sandbox", include_in_schema=False)
-
-
-def create_app(
-    store: AppleStore,
-    credentials: ApiCredentials,
-    *,
-    faults: Faults | None = None,
-    log: RequestLog | None = None,
-    page_size: int = 20,
-    shared_secret: str = "",
-    wall_clock: Clock | None = None,
-) -> FastAPI:
-    """The emulator app alone. `wall_clock` checks the bearer tokens' times (the store's
-    clock when not given, for tests that run the engine on the same virtual clock)."""
-    app = FastAPI(title="Emulated App Store Server API", docs_url=None, redoc_url=None)
-    include_routes(
-        app,
-        store,
-        credentials,
-        faults=faults,
-        log=log,
-        page_size=page_size,
-        shared_secret=shared_secret,
-        wall_clock=wall_clock,
-    )
-    return app

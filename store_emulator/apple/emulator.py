@@ -22,7 +22,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from store_emulator.apple.api import ApiCredentials, RequestLog, create_app, include_routes
+from store_emulator.apple.api import ApiCredentials, RequestLog, include_routes
 from store_emulator.apple.certificates import CertificateAuthority, SigningChain
 from store_emulator.apple.faults import Faults
 from store_emulator.apple.signer import JwsSigner
@@ -91,15 +91,10 @@ class AppleEmulator:
         }
 
     def app(self) -> FastAPI:
-        return create_app(
-            self.store,
-            self.credentials,
-            faults=self.faults,
-            log=self.requests,
-            page_size=self.page_size,
-            shared_secret=self.shared_secret,
-            wall_clock=self.wall_clock,
-        )
+        """This App Store's API alone."""
+        app = FastAPI(title="Emulated App Store Server API", docs_url=None, redoc_url=None)
+        self.include_routes(app)
+        return app
 
     def include_routes(self, app: FastAPI) -> None:
         """Serve this App Store's API from `app` (next to other routes)."""

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from iap_engine.persistence.database import create_database_engine
-from iap_engine.persistence.schema import upgrade
 from tests.e2e.scenarios import BASIC, PREMIUM, TICK, Customer, World, parse, world
-from tests.support.databases import postgres_server_url, scratch_postgres
+from tests.support.databases import postgres_server_url, scratch_postgres, sqlite_copy
 
 pytestmark = pytest.mark.slow
 STORES = ["apple", "google"]
@@ -25,7 +24,9 @@ HOUR = timedelta(hours=1)
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def shared(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
 ) -> Iterator[World]:
     if request.param == "postgres" and postgres_server_url() is None:
         pytest.skip("PostgreSQL tests need IAP_ENGINE_TEST_POSTGRES_URL")
@@ -34,10 +35,7 @@ def shared(
         if request.param == "postgres":
             url = stack.enter_context(scratch_postgres(postgres_server_url() or ""))
         else:
-            url = f"sqlite:///{folder / 'engine.db'}"
-            engine = create_database_engine(url)
-            upgrade(engine)
-            engine.dispose()
+            url = sqlite_copy(sqlite_template, folder)
         yield stack.enter_context(world(folder, url, start_days_ago=2000))
 
 
@@ -166,7 +164,8 @@ def test_a_downgrade_waits_for_the_renewal(shared: World, store: str) -> None:
     shared.advance("P10D")
     c.change(BASIC)
     assert c.entitled(paid_end - HOUR, "premium")
-    assert c.subscription()["renewal_product_id"] in (BASIC, None) or store == "google"
+    if store == "apple":  # the emulated Google announces a deferral only when it takes effect
+        assert c.subscription()["renewal_product_id"] == BASIC
     shared.emulator.advance_to(paid_end + timedelta(days=2))
     shared.deliver()
     assert c.entitled(paid_end + timedelta(days=1), "basic")
