@@ -78,7 +78,10 @@ class QueuedWriterConnection(sqlite3.Connection):
 
     def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
-        # Writers wait for the lock as long as SQLite's busy handler would have waited.
+        # Threads wait for their turn as long as SQLite's busy handler would have waited.
+        # The flock between processes has no timeout: the kernel frees it when its holder
+        # exits, so only a live process stuck inside a write transaction (which would hold
+        # SQLite's own lock too) keeps the others waiting.
         self._timeout = float(kwargs.get("timeout", args[0] if args else 5.0))
         # One lock file handle per connection: each holds its own flock.
         self._writer = None if _in_memory(database) else WriterLock(database)
